@@ -1,0 +1,19 @@
+export { createDataAccess, toOutput } from './crud';
+export type { DataAccess, Page, WriteOptions, DeleteOptions, DeleteResult, HistoryEntry } from './crud';
+export { parseListQuery, DEFAULT_LIMIT, MAX_LIMIT } from './query';
+export type { ListSpec, QueryInput, SortKey } from './query';
+export { validateBody, isUuid } from './validate';
+export { toDomainError } from './db-errors';
+export { COMMON_FIELDS, fieldsOf } from './resource';
+export type {
+  Resource,
+  FieldSpec,
+  FieldType,
+  UniqueRule,
+  ChildRelation,
+  ParentRelation,
+  SpatialConfig,
+  PrepareContext,
+} from './resource';
+export { dataService, dataOf } from './mixin';
+export type { DataServiceOptions } from './mixin';

@@ -1,0 +1,147 @@
+import type { Context, Service, ServiceSchema } from 'moleculer';
+import { config } from '../config';
+import { createDatabase, defineModels, type Database, type Models } from '../db';
+import { fieldError } from '../errors';
+import { createDataAccess, type DataAccess } from './crud';
+import type { QueryInput } from './query';
+import type { Resource } from './resource';
+
+export interface DataServiceOptions {
+  /** the resources this service owns, built on the shared models */
+  resources: (models: Models) => Record<string, Resource>;
+  /** which resources get CRUD actions, and under which action-name prefix ('' or 'floors.') */
+  expose: { resource: string; prefix: string }[];
+}
+
+interface State {
+  database: Database;
+  models: Models;
+  data: DataAccess;
+}
+
+const states = new WeakMap<Service, State>();
+
+/** The data access of a service built with dataService(); for its own custom actions. */
+export function dataOf(service: Service): State {
+  const state = states.get(service);
+  if (!state) throw new Error(`${service.name} was not built with dataService()`);
+  return state;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+interface IdParams {
+  id: string;
+}
+interface ListParams {
+  query?: QueryInput;
+  scope?: Record<string, string>;
+}
+interface CreateParams {
+  data: Record<string, unknown>;
+}
+interface UpdateParams extends IdParams {
+  data: Record<string, unknown>;
+  expectedVersion?: number;
+}
+interface RemoveParams extends IdParams {
+  cascade?: boolean;
+  expectedVersion?: number;
+}
+interface HistoryParams extends IdParams {
+  query?: QueryInput;
+}
+
+/**
+ * The one CRUD mechanism as a Moleculer mixin: given the resources a service owns, it gives each
+ * the actions create, get, list, update, remove, restore and history over shared/data, and owns the
+ * service's database connection (start/stop with the service).
+ */
+export function dataService(options: DataServiceOptions): Partial<ServiceSchema> {
+  const actions: NonNullable<ServiceSchema['actions']> = {};
+  for (const { resource, prefix } of options.expose) {
+    const data = (svc: Service) => dataOf(svc).data;
+    actions[`${prefix}create`] = {
+      params: { data: { type: 'object' } },
+      handler(this: Service, ctx: Context<CreateParams>) {
+        return data(this).create(resource, ctx.params.data);
+      },
+    };
+    actions[`${prefix}get`] = {
+      params: { id: { type: 'string' } },
+      handler(this: Service, ctx: Context<IdParams>) {
+        return data(this).get(resource, ctx.params.id);
+      },
+    };
+    actions[`${prefix}list`] = {
+      params: { query: { type: 'object', optional: true }, scope: { type: 'object', optional: true } },
+      handler(this: Service, ctx: Context<ListParams>) {
+        const scope = ctx.params.scope ?? {};
+        const r = data(this).resource(resource);
+        for (const [key, value] of Object.entries(scope)) {
+          if (!r.fields[key]?.filter || typeof value !== 'string')
+            throw fieldError(key, 'cannot scope a list');
+        }
+        return data(this).list(resource, ctx.params.query ?? {}, scope);
+      },
+    };
+    actions[`${prefix}update`] = {
+      params: {
+        id: { type: 'string' },
+        data: { type: 'object' },
+        expectedVersion: { type: 'number', integer: true, optional: true },
+      },
+      handler(this: Service, ctx: Context<UpdateParams>) {
+        return data(this).update(resource, ctx.params.id, ctx.params.data, {
+          expectedVersion: ctx.params.expectedVersion,
+        });
+      },
+    };
+    actions[`${prefix}remove`] = {
+      params: {
+        id: { type: 'string' },
+        cascade: { type: 'boolean', optional: true },
+        expectedVersion: { type: 'number', integer: true, optional: true },
+      },
+      handler(this: Service, ctx: Context<RemoveParams>) {
+        const { id, cascade, expectedVersion } = ctx.params;
+        return data(this).remove(resource, id, { cascade, expectedVersion });
+      },
+    };
+    actions[`${prefix}restore`] = {
+      params: { id: { type: 'string' } },
+      handler(this: Service, ctx: Context<IdParams>) {
+        return data(this).restore(resource, ctx.params.id);
+      },
+    };
+    actions[`${prefix}history`] = {
+      params: { id: { type: 'string' }, query: { type: 'object', optional: true } },
+      handler(this: Service, ctx: Context<HistoryParams>) {
+        const query = isRecord(ctx.params.query) ? ctx.params.query : {};
+        return data(this).history(resource, ctx.params.id, query);
+      },
+    };
+  }
+
+  return {
+    actions,
+    created(this: Service) {
+      const cfg = config();
+      const database = createDatabase(cfg.db, this.logger, `arxos-${this.name}`);
+      const models = defineModels(database.sequelize);
+      const data = createDataAccess({
+        sequelize: database.sequelize,
+        resources: options.resources(models),
+        txRetries: cfg.db.txRetries,
+      });
+      states.set(this, { database, models, data });
+    },
+    async started(this: Service) {
+      await dataOf(this).database.start();
+    },
+    async stopped(this: Service) {
+      await dataOf(this).database.stop();
+    },
+  };
+}

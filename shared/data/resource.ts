@@ -1,0 +1,112 @@
+import type { Attrs, EntityModel, Transaction } from '../db';
+
+export interface PrepareContext {
+  mode: 'create' | 'update';
+  transaction: Transaction;
+  /** the row as it is before an update */
+  current?: Attrs;
+}
+
+/** How a field of a resource is typed, validated, filtered and sorted. */
+export type FieldType =
+  | 'string'
+  | 'enum'
+  | 'integer'
+  | 'number'
+  | 'boolean'
+  | 'datetime'
+  | 'date'
+  | 'uuid'
+  | 'uuid[]'
+  | 'point'
+  | 'polygon'
+  | 'object';
+
+export interface FieldSpec {
+  type: FieldType;
+  /** required on create */
+  required?: boolean;
+  /** may be set to null */
+  nullable?: boolean;
+  /** the server computes it; a body naming it is refused */
+  readOnly?: boolean;
+  /** settable on create only */
+  immutable?: boolean;
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  /** longest string, in characters */
+  maxLength?: number;
+  filter?: boolean;
+  sort?: boolean;
+  /** never in a response (e.g. a password hash) */
+  hidden?: boolean;
+}
+
+export interface UniqueRule {
+  /** the partial unique index that enforces it (migrations) */
+  index: string;
+  /** the fields a clash is reported on */
+  fields: string[];
+}
+
+export interface ChildRelation {
+  /** the child resource's name (a key of the registry given to the mechanism) */
+  resource: string;
+  /** column of the child that points at the parent */
+  foreignKey: string;
+}
+
+export interface ParentRelation {
+  model: EntityModel;
+  title: string;
+  foreignKey: string;
+}
+
+export interface SpatialConfig {
+  /** point column answering `near` + `radius` (with `distance`) */
+  near?: string;
+  /** column answering `bbox` */
+  bbox?: string;
+  /** polygon column answering `containsPoint` */
+  containsPoint?: string;
+}
+
+export interface Resource {
+  /** entity type, singular: `building` */
+  name: string;
+  /** for messages: `Building` */
+  title: string;
+  model: EntityModel;
+  fields: Record<string, FieldSpec>;
+  /** fields `q=` searches, case-insensitively */
+  search?: string[];
+  unique?: UniqueRule[];
+  /** live children block a delete unless cascade, and are deleted with it */
+  children?: ChildRelation[];
+  spatial?: SpatialConfig;
+  /** parents that must be live for this entity to be created or restored */
+  parents?: ParentRelation[];
+  /**
+   * Derives and checks what field validation cannot: derived ids, rules across fields, PostGIS
+   * validity. Runs inside the write's transaction; may change `values`; throws domain errors.
+   */
+  prepare?: (values: Attrs, ctx: PrepareContext) => Promise<void>;
+}
+
+/** Fields every entity has, all filterable and sortable, none writable. */
+export const COMMON_FIELDS: Record<string, FieldSpec> = {
+  id: { type: 'uuid', readOnly: true, filter: true, sort: true },
+  version: { type: 'integer', readOnly: true, filter: true },
+  createdAt: { type: 'datetime', readOnly: true, filter: true, sort: true },
+  updatedAt: { type: 'datetime', readOnly: true, filter: true, sort: true },
+  createdBy: { type: 'string', readOnly: true, filter: true },
+  updatedBy: { type: 'string', readOnly: true, filter: true },
+  deletedAt: { type: 'datetime', readOnly: true, nullable: true, filter: true, sort: true },
+  deletedBy: { type: 'string', readOnly: true, nullable: true, filter: true },
+  metadata: { type: 'object' },
+};
+
+export function fieldsOf(resource: Resource): Record<string, FieldSpec> {
+  return { ...COMMON_FIELDS, ...resource.fields };
+}

@@ -1,0 +1,282 @@
+import {
+  DataTypes,
+  Model,
+  type CreateOptions,
+  type DestroyOptions,
+  type InstanceUpdateOptions,
+  type ModelAttributes,
+  type ModelStatic,
+  type Sequelize,
+  type Transaction,
+  type UpdateOptions,
+} from 'sequelize';
+import { contextOrSystem } from '../context';
+
+/*
+ * The one definition every entity shares: UUID id, optimistic-lock version, audit fields, soft delete
+ * with deletion batch, metadata; and the one set of hooks that fills the audit fields from the request
+ * context and writes a change record per affected row, in the caller's transaction.
+ */
+
+export type Attrs = Record<string, unknown>;
+export type EntityInstance = Model<Attrs, Attrs>;
+export type EntityModel = ModelStatic<EntityInstance>;
+
+export type ChangeAction = 'create' | 'update' | 'delete' | 'restore';
+export type Changes = Record<string, [unknown, unknown]>;
+
+export interface ChangeRecordRow {
+  id?: string;
+  entityType: string;
+  entityId: string;
+  action: ChangeAction;
+  actor: string;
+  requestId: string;
+  at: Date;
+  changes: Changes;
+}
+
+/** Fields every entity has; a client never sets them (shared/data refuses them in bodies). */
+export const SYSTEM_FIELDS = [
+  'id',
+  'version',
+  'createdAt',
+  'updatedAt',
+  'createdBy',
+  'updatedBy',
+  'deletedAt',
+  'deletedBy',
+  'deletionBatchId',
+] as const;
+
+/** Not worth a line in a change record: they change on every write. */
+const UNRECORDED = new Set([
+  'version',
+  'createdAt',
+  'updatedAt',
+  'createdBy',
+  'updatedBy',
+  'deletedBy',
+  'deletionBatchId',
+]);
+
+const entityTypes = new WeakMap<object, { entityType: string; hidden: Set<string> }>();
+
+export function entityTypeOf(model: EntityModel): string {
+  const info = entityTypes.get(model);
+  if (!info) throw new Error(`${model.name} is not an entity (define it with defineEntity)`);
+  return info.entityType;
+}
+
+export interface EntityOptions {
+  /** the singular name used in change records and events, e.g. `building` */
+  entityType: string;
+  tableName: string;
+  /** attributes whose values never go into a change record (e.g. password hashes) */
+  hidden?: string[];
+}
+
+let changeRecordModel: ModelStatic<Model<ChangeRecordRow, ChangeRecordRow>> | undefined;
+
+function changeRecords(sequelize: Sequelize) {
+  if (!changeRecordModel || changeRecordModel.sequelize !== sequelize) {
+    changeRecordModel = sequelize.define<Model<ChangeRecordRow, ChangeRecordRow>>(
+      'ChangeRecord',
+      {
+        id: { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 },
+        entityType: { type: DataTypes.TEXT, allowNull: false },
+        entityId: { type: DataTypes.UUID, allowNull: false },
+        action: { type: DataTypes.TEXT, allowNull: false },
+        actor: { type: DataTypes.TEXT, allowNull: false },
+        requestId: { type: DataTypes.TEXT },
+        at: { type: DataTypes.DATE, allowNull: false },
+        changes: { type: DataTypes.JSONB, allowNull: false },
+      },
+      { tableName: 'change_records', underscored: true, timestamps: false },
+    );
+  }
+  return changeRecordModel;
+}
+
+export function changeRecordModelFor(sequelize: Sequelize) {
+  return changeRecords(sequelize);
+}
+
+export function defineEntity(
+  sequelize: Sequelize,
+  modelName: string,
+  attributes: ModelAttributes<EntityInstance, Attrs>,
+  options: EntityOptions,
+): EntityModel {
+  const model = sequelize.define<EntityInstance, Attrs>(
+    modelName,
+    {
+      id: { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 },
+      createdBy: { type: DataTypes.TEXT, allowNull: false },
+      updatedBy: { type: DataTypes.TEXT, allowNull: false },
+      deletedBy: { type: DataTypes.TEXT },
+      deletionBatchId: { type: DataTypes.UUID },
+      metadata: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
+      ...attributes,
+    },
+    {
+      tableName: options.tableName,
+      underscored: true,
+      timestamps: true,
+      paranoid: true,
+      version: true,
+    },
+  );
+  entityTypes.set(model, { entityType: options.entityType, hidden: new Set(options.hidden ?? []) });
+  attachHooks(model, sequelize);
+  return model;
+}
+
+const same = (a: unknown, b: unknown) => {
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (typeof a === 'object' && a !== null) return JSON.stringify(a) === JSON.stringify(b);
+  return a === b;
+};
+
+function diff(model: EntityModel, instance: EntityInstance, all: boolean): Changes {
+  const hidden = entityTypes.get(model)?.hidden ?? new Set<string>();
+  const changes: Changes = {};
+  const previous = (k: string): unknown => (all ? null : (instance.previous(k) ?? null));
+  for (const key of Object.keys(model.getAttributes())) {
+    if (UNRECORDED.has(key)) continue;
+    const after: unknown = instance.getDataValue(key) ?? null;
+    const before = previous(key);
+    if (all ? after === null : same(before, after)) continue;
+    changes[key] = hidden.has(key) ? ['[hidden]', '[hidden]'] : [before, after];
+  }
+  return changes;
+}
+
+function actionOf(changes: Changes): ChangeAction {
+  const deleted = changes.deletedAt;
+  if (deleted) return deleted[0] === null ? 'delete' : 'restore';
+  return 'update';
+}
+
+/** Bulk writes collect their records on the options object and insert them in one statement. */
+const PENDING = Symbol('arxos.pendingChangeRecords');
+type WithPending = { [PENDING]?: ChangeRecordRow[]; transaction?: Transaction | null };
+
+function requireTransaction(model: EntityModel, options: { transaction?: Transaction | null }): Transaction {
+  if (!options.transaction) {
+    // a change and its record must commit or roll back together
+    throw new Error(`${model.name}: entity writes need a transaction (shared/db withTransaction)`);
+  }
+  return options.transaction;
+}
+
+function record(
+  model: EntityModel,
+  instance: EntityInstance,
+  action: ChangeAction,
+  changes: Changes,
+): ChangeRecordRow {
+  const ctx = contextOrSystem();
+  return {
+    entityType: entityTypeOf(model),
+    entityId: String(instance.getDataValue('id')),
+    action,
+    actor: ctx.actor,
+    requestId: ctx.requestId,
+    at: new Date(),
+    changes,
+  };
+}
+
+async function insertRecords(sequelize: Sequelize, rows: ChangeRecordRow[], transaction: Transaction) {
+  if (rows.length === 0) return;
+  await changeRecords(sequelize).bulkCreate(rows, { transaction, hooks: false, validate: false });
+}
+
+function attachHooks(model: EntityModel, sequelize: Sequelize) {
+  // before validation, which would otherwise refuse the missing audit fields
+  model.addHook('beforeValidate', (instance: EntityInstance) => {
+    if (!instance.isNewRecord) return;
+    const { actor } = contextOrSystem();
+    instance.setDataValue('createdBy', actor);
+    instance.setDataValue('updatedBy', actor);
+  });
+  model.addHook('beforeCreate', (_instance: EntityInstance, options: CreateOptions) => {
+    requireTransaction(model, options);
+  });
+  model.addHook('afterCreate', async (instance: EntityInstance, options: CreateOptions) => {
+    const rec = record(model, instance, 'create', diff(model, instance, true));
+    await insertRecords(sequelize, [rec], requireTransaction(model, options));
+  });
+
+  model.addHook('beforeBulkCreate', (instances: EntityInstance[], options: CreateOptions & WithPending) => {
+    requireTransaction(model, options);
+    // one INSERT of records in afterBulkCreate; per-row hooks would write them twice
+    Reflect.set(options, 'individualHooks', false);
+    const { actor } = contextOrSystem();
+    for (const instance of instances) {
+      instance.setDataValue('createdBy', actor);
+      instance.setDataValue('updatedBy', actor);
+    }
+  });
+  model.addHook('afterBulkCreate', async (instances: EntityInstance[], options: CreateOptions) => {
+    const rows = instances.map((i) => record(model, i, 'create', diff(model, i, true)));
+    await insertRecords(sequelize, rows, requireTransaction(model, options));
+  });
+
+  model.addHook('beforeUpdate', (instance: EntityInstance, options: InstanceUpdateOptions & WithPending) => {
+    requireTransaction(model, options);
+    const { actor } = contextOrSystem();
+    instance.setDataValue('updatedBy', actor);
+    const changed = instance.changed();
+    if (changed && changed.includes('deletedAt')) {
+      instance.setDataValue('deletedBy', instance.getDataValue('deletedAt') ? actor : null);
+    }
+  });
+  model.addHook(
+    'afterUpdate',
+    async (instance: EntityInstance, options: InstanceUpdateOptions & WithPending) => {
+      const changes = diff(model, instance, false);
+      if (Object.keys(changes).length === 0) return;
+      const rec = record(model, instance, actionOf(changes), changes);
+      const pending = options[PENDING];
+      if (pending) pending.push(rec);
+      else await insertRecords(sequelize, [rec], requireTransaction(model, options));
+    },
+  );
+
+  // Static Model.update: per-row hooks are forced on so that every affected row gets its record.
+  model.addHook(
+    'beforeBulkUpdate',
+    (options: UpdateOptions<Attrs> & { attributes?: Attrs } & WithPending) => {
+      requireTransaction(model, options);
+      const { actor } = contextOrSystem();
+      options.individualHooks = true;
+      options[PENDING] = [];
+      const attributes = options.attributes ?? {};
+      attributes.updatedBy = actor;
+      attributes.version = sequelize.literal('"version" + 1');
+      if ('deletedAt' in attributes) attributes.deletedBy = attributes.deletedAt ? actor : null;
+      const fields = new Set<string>(Array.isArray(options.fields) ? options.fields.map(String) : []);
+      for (const f of ['updatedBy', 'version', 'deletedBy']) if (f in attributes) fields.add(f);
+      Reflect.set(options, 'fields', [...fields]);
+    },
+  );
+  model.addHook('afterBulkUpdate', async (options: UpdateOptions<Attrs> & WithPending) => {
+    const rows = options[PENDING] ?? [];
+    delete options[PENDING];
+    await insertRecords(sequelize, rows, requireTransaction(model, options));
+  });
+
+  // Sequelize's destroy()/restore() write only deletedAt (and restore would ignore the deletion batch):
+  // soft delete and restore go through shared/data, as updates the hooks above record.
+  const refuse = (what: string) => () => {
+    throw new Error(
+      `${model.name}.${what}: soft delete and restore go through shared/data, not Sequelize's ${what}`,
+    );
+  };
+  model.addHook('beforeDestroy', refuse('destroy'));
+  model.addHook('beforeBulkDestroy', (_options: DestroyOptions) => refuse('destroy')());
+  model.addHook('beforeRestore', refuse('restore'));
+  model.addHook('beforeBulkRestore', refuse('restore'));
+}

@@ -1,0 +1,34 @@
+/*
+ * Loaded by mocha before any test file (.mocharc.json). Gives this run its own database, Redis key
+ * prefix and broker namespace, so concurrent runs never meet, and removes them afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+
+const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/arxos');
+base.pathname = `/arxos_test_${runId}`;
+
+process.env.NODE_ENV = 'test';
+process.env.DATABASE_URL = base.toString();
+process.env.REDIS_KEY_PREFIX = `arxos:test:${runId}:`;
+process.env.NAMESPACE = `test-${runId}`;
+process.env.LOG_LEVEL ??= 'warn';
+
+export const TEST_RUN_ID = runId;
+
+type Cleanup = () => Promise<void>;
+const cleanups: Cleanup[] = [];
+
+/** Registers work to undo at the end of the run (last registered runs first). */
+export function atEndOfRun(fn: Cleanup): void {
+  cleanups.unshift(fn);
+}
+
+export const mochaHooks = {
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    for (const fn of cleanups) {
+      await fn().catch((err: unknown) => console.error('cleanup failed:', err));
+    }
+  },
+};
