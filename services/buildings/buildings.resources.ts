@@ -19,7 +19,7 @@ export function buildingResources(models: Models): Record<string, Resource> {
     fields: {
       name: { type: 'string', required: true, maxLength: 200, filter: true, sort: true },
       code: { type: 'string', required: true, maxLength: 50, filter: true, sort: true },
-      address: { type: 'string', maxLength: 500, filter: true },
+      address: { type: 'string', maxLength: 500, filter: true, sort: true },
       status: { type: 'enum', values: BUILDING_STATUSES, filter: true, sort: true },
       location: { type: 'point' },
       footprint: { type: 'polygon' },
