@@ -18,8 +18,15 @@ export interface Config {
     logSql: boolean;
     txRetries: number;
   };
-  redis: { url: string; keyPrefix: string };
-  amqp: { url: string };
+  redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
+  amqp: { url: string; prefetch: number; heartbeatS: number };
+  requestTimeoutMs: number;
+  cache: {
+    strategy: 'redis' | 'layered' | 'memory' | 'off';
+    ttlS: number;
+    memoryTtlS: number;
+    memoryMaxEntries: number;
+  };
   pgInstall: 'auto' | 'never';
 }
 
@@ -111,8 +118,23 @@ export function parseConfig(env: Env): Config {
       logSql: bool('DB_LOG_SQL'),
       txRetries: int('DB_TX_RETRIES'),
     },
-    redis: { url: url('REDIS_URL', ['redis:', 'rediss:']), keyPrefix: str('REDIS_KEY_PREFIX') },
-    amqp: { url: url('AMQP_URL', ['amqp:', 'amqps:']) },
+    redis: {
+      url: url('REDIS_URL', ['redis:', 'rediss:']),
+      keyPrefix: str('REDIS_KEY_PREFIX'),
+      commandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS'),
+    },
+    amqp: {
+      url: url('AMQP_URL', ['amqp:', 'amqps:']),
+      prefetch: int('AMQP_PREFETCH'),
+      heartbeatS: int('AMQP_HEARTBEAT_S'),
+    },
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS'),
+    cache: {
+      strategy: oneOf('CACHE_STRATEGY', VARS.CACHE_STRATEGY.values),
+      ttlS: int('CACHE_TTL_S'),
+      memoryTtlS: int('CACHE_MEMORY_TTL_S'),
+      memoryMaxEntries: int('CACHE_MEMORY_MAX_ENTRIES'),
+    },
     pgInstall: oneOf('PGINSTALL', VARS.PGINSTALL.values),
   };
   if (config.db.pool.min > config.db.pool.max) {

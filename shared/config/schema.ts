@@ -16,7 +16,8 @@ export interface VarSpec {
   readonly secret?: boolean;
 }
 
-export const SERVICE_NAMES = ['gateway', 'buildings', 'devices', 'users', 'projects', 'monitoring'] as const;
+/** The services this code base has; `SERVICES` picks among them. */
+export const SERVICE_NAMES = ['gateway', 'buildings'] as const;
 
 export const VARS = {
   NODE_ENV: {
@@ -85,6 +86,51 @@ export const VARS = {
     default: 'amqp://guest:guest@127.0.0.1:5672',
     doc: 'RabbitMQ connection URL (transporter and domain events).',
     secret: true,
+  },
+  AMQP_PREFETCH: {
+    type: 'int',
+    default: '100',
+    min: 1,
+    max: 10000,
+    doc: 'Requests a node takes from RabbitMQ at once. The transporter default (1) serialises every call: ~23 calls/s.',
+  },
+  AMQP_HEARTBEAT_S: {
+    type: 'int',
+    default: '15',
+    min: 0,
+    max: 600,
+    doc: 'AMQP heartbeat: a dead broker connection is noticed within about twice this (0 = off).',
+  },
+  REQUEST_TIMEOUT_MS: {
+    type: 'int',
+    default: '10000',
+    min: 100,
+    doc: 'An RPC call with no answer after this long fails as UNAVAILABLE (503).',
+  },
+  CACHE_STRATEGY: {
+    type: 'enum',
+    values: ['redis', 'layered', 'memory', 'off'],
+    default: 'redis',
+    doc: '`redis`: one cache shared by every instance; `layered`: a short-lived in-process cache in front of Redis; `memory`: in-process only (one instance); `off`.',
+  },
+  CACHE_TTL_S: { type: 'int', default: '300', min: 1, doc: 'How long a cached read lives at most.' },
+  CACHE_MEMORY_TTL_S: {
+    type: 'int',
+    default: '5',
+    min: 1,
+    doc: 'How long the in-process layer of the `layered` strategy keeps an entry.',
+  },
+  CACHE_MEMORY_MAX_ENTRIES: {
+    type: 'int',
+    default: '10000',
+    min: 1,
+    doc: 'Most entries the in-process cache holds (least recently used go first).',
+  },
+  REDIS_COMMAND_TIMEOUT_MS: {
+    type: 'int',
+    default: '250',
+    min: 10,
+    doc: 'A Redis command with no answer after this long counts as a cache miss, so Redis down never stalls a read.',
   },
   PGINSTALL: {
     type: 'enum',

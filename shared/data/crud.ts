@@ -46,10 +46,15 @@ export interface HistoryEntry {
   changes: Record<string, [unknown, unknown]>;
 }
 
+/** What a committed write changed: per resource (registry key), the ids of the rows it wrote. */
+export type Committed = Map<string, Set<string>>;
+
 export interface DataAccessOptions {
   sequelize: Sequelize;
   resources: Record<string, Resource>;
   txRetries?: number;
+  /** called after each write has committed (cache invalidation) */
+  onCommitted?: (changed: Committed) => void | Promise<void>;
 }
 
 /** A value known to be an id (validated before) as text, for queries and messages. */
@@ -87,10 +92,32 @@ export function createDataAccess(options: DataAccessOptions) {
     return r;
   };
 
-  const tx = <T>(resource: Resource, work: (t: Transaction) => Promise<T>): Promise<T> =>
-    withTransaction(sequelize, work, { retries: options.txRetries }).catch((err: unknown) => {
+  /** Runs a write; `touch` records what it changed, reported once the transaction has committed. */
+  async function tx<T>(
+    resource: Resource,
+    work: (t: Transaction, touch: (name: string, ids: string[]) => void) => Promise<T>,
+  ): Promise<T> {
+    let changed: Committed = new Map();
+    try {
+      const result = await withTransaction(
+        sequelize,
+        (t) => {
+          changed = new Map(); // a retried attempt starts over
+          const touch = (name: string, ids: string[]) => {
+            const set = changed.get(name) ?? new Set<string>();
+            for (const id of ids) set.add(id);
+            changed.set(name, set);
+          };
+          return work(t, touch);
+        },
+        { retries: options.txRetries },
+      );
+      await options.onCommitted?.(changed);
+      return result;
+    } catch (err) {
       throw toDomainError(err, resource);
-    });
+    }
+  }
 
   const checkId = (id: unknown): string => {
     if (!isUuid(id)) throw fieldError('id', 'must be a UUID');
@@ -301,11 +328,12 @@ export function createDataAccess(options: DataAccessOptions) {
   async function create(name: string, body: unknown): Promise<Attrs> {
     const resource = resourceOf(name);
     const values = validateBody(resource, body, 'create');
-    return tx(resource, async (t) => {
+    return tx(resource, async (t, touch) => {
       await checkGeometry(resource, values, t);
       await resource.prepare?.(values, { mode: 'create', transaction: t });
       await checkParentsLive(resource, values, t);
       const row = await resource.model.create(values, { transaction: t });
+      touch(name, [text(row.getDataValue('id'))]);
       return toOutput(resource, row.get({ plain: true }));
     });
   }
@@ -314,9 +342,10 @@ export function createDataAccess(options: DataAccessOptions) {
     const resource = resourceOf(name);
     const entityId = checkId(id);
     const values = validateBody(resource, body, 'update');
-    return tx(resource, async (t) => {
+    return tx(resource, async (t, touch) => {
       const row = await findLive(resource, entityId, t, true);
       checkVersion(resource, row, opts);
+      touch(name, [entityId]);
       const current = row.get({ plain: true });
       await checkGeometry(resource, values, t);
       await resource.prepare?.(values, { mode: 'update', transaction: t, current });
@@ -337,6 +366,7 @@ export function createDataAccess(options: DataAccessOptions) {
     deletedAt: Date,
     t: Transaction,
     counts: Record<string, number>,
+    touch: (name: string, ids: string[]) => void,
   ) {
     for (const rel of resource.children ?? []) {
       const child = resourceOf(rel.resource);
@@ -348,7 +378,8 @@ export function createDataAccess(options: DataAccessOptions) {
       });
       const ids = rows.map((r) => String(r.getDataValue('id')));
       if (ids.length === 0) continue;
-      await cascade(child, ids, batchId, deletedAt, t, counts);
+      await cascade(child, ids, batchId, deletedAt, t, counts, touch);
+      touch(rel.resource, ids);
       await child.model.update(
         { deletedAt, deletionBatchId: batchId },
         { where: { id: { [Op.in]: ids } }, transaction: t },
@@ -360,9 +391,10 @@ export function createDataAccess(options: DataAccessOptions) {
   async function remove(name: string, id: unknown, opts: DeleteOptions = {}): Promise<DeleteResult> {
     const resource = resourceOf(name);
     const entityId = checkId(id);
-    return tx(resource, async (t) => {
+    return tx(resource, async (t, touch) => {
       const row = await findLive(resource, entityId, t, true);
       checkVersion(resource, row, opts);
+      touch(name, [entityId]);
       if (!opts.cascade) {
         for (const rel of resource.children ?? []) {
           const child = resourceOf(rel.resource);
@@ -378,7 +410,7 @@ export function createDataAccess(options: DataAccessOptions) {
       const batchId = randomUUID();
       const deletedAt = new Date();
       const counts: Record<string, number> = {};
-      await cascade(resource, [entityId], batchId, deletedAt, t, counts);
+      await cascade(resource, [entityId], batchId, deletedAt, t, counts, touch);
       // setDataValue: Sequelize's set() ignores its timestamp attributes, deletedAt among them
       row.setDataValue('deletedAt', deletedAt);
       row.setDataValue('deletionBatchId', batchId);
@@ -392,7 +424,7 @@ export function createDataAccess(options: DataAccessOptions) {
   async function restore(name: string, id: unknown): Promise<Attrs> {
     const resource = resourceOf(name);
     const entityId = checkId(id);
-    return tx(resource, async (t) => {
+    return tx(resource, async (t, touch) => {
       const row = await resource.model.findByPk(entityId, {
         transaction: t,
         lock: t.LOCK.UPDATE,
@@ -417,20 +449,30 @@ export function createDataAccess(options: DataAccessOptions) {
       row.setDataValue('deletedAt', null);
       row.setDataValue('deletionBatchId', null);
       await row.save({ transaction: t });
-      if (typeof batchId === 'string') await restoreBatch(resource, batchId, t);
+      touch(name, [entityId]);
+      if (typeof batchId === 'string') await restoreBatch(resource, batchId, t, touch);
       return toOutput(resource, row.get({ plain: true }));
     });
   }
 
-  async function restoreBatch(resource: Resource, batchId: string, t: Transaction) {
+  async function restoreBatch(
+    resource: Resource,
+    batchId: string,
+    t: Transaction,
+    touch: (name: string, ids: string[]) => void,
+  ) {
     for (const rel of resource.children ?? []) {
       const child = resourceOf(rel.resource);
       // parents first, so that no restored row ever points at a deleted one
-      await child.model.update(
+      const [, rows = []] = await child.model.update(
         { deletedAt: null, deletionBatchId: null },
-        { where: { deletionBatchId: batchId }, paranoid: false, transaction: t },
+        { where: { deletionBatchId: batchId }, paranoid: false, transaction: t, returning: true },
       );
-      await restoreBatch(child, batchId, t);
+      touch(
+        rel.resource,
+        rows.map((r) => text(r.getDataValue('id'))),
+      );
+      await restoreBatch(child, batchId, t, touch);
     }
   }
 

@@ -2,7 +2,9 @@ import type { Context, Service, ServiceSchema } from 'moleculer';
 import { config } from '../config';
 import { createDatabase, defineModels, type Database, type Models } from '../db';
 import { fieldError } from '../errors';
-import { createDataAccess, type DataAccess } from './crud';
+import { processHealth } from '../monitoring';
+import { ArxosCacher, CACHE_INVALIDATED_EVENT, type Invalidation } from '../cache';
+import { createDataAccess, type Committed, type DataAccess } from './crud';
 import type { QueryInput } from './query';
 import type { Resource } from './resource';
 
@@ -70,12 +72,14 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
     };
     actions[`${prefix}get`] = {
       params: { id: { type: 'string' } },
+      cache: { keys: ['id'] },
       handler(this: Service, ctx: Context<IdParams>) {
         return data(this).get(resource, ctx.params.id);
       },
     };
     actions[`${prefix}list`] = {
       params: { query: { type: 'object', optional: true }, scope: { type: 'object', optional: true } },
+      cache: { keys: ['query', 'scope'] },
       handler(this: Service, ctx: Context<ListParams>) {
         const scope = ctx.params.scope ?? {};
         const r = data(this).resource(resource);
@@ -124,8 +128,34 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
     };
   }
 
+  /*
+   * Cached reads are keyed `<service>.<prefix>get:<id>` and `<service>.<prefix>list:<hash>` (Moleculer's
+   * key scheme). After a write commits, exactly the rows it wrote lose their `get` entry, and the
+   * lists of their resources are dropped (a list cannot tell which of its pages held a row).
+   */
+  const prefixOf = new Map(options.expose.map((e) => [e.resource, e.prefix]));
+  function invalidation(service: Service, changed: Committed): Invalidation {
+    const inv: Invalidation = { keys: [], patterns: [] };
+    for (const [resource, ids] of changed) {
+      const prefix = prefixOf.get(resource);
+      if (prefix === undefined) continue;
+      for (const id of ids) inv.keys.push(`${service.name}.${prefix}get:${id}`);
+      inv.patterns.push(`${service.name}.${prefix}list:*`);
+    }
+    return inv;
+  }
+
   return {
     actions,
+    events: {
+      [CACHE_INVALIDATED_EVENT]: {
+        handler(this: Service, ctx: Context<Invalidation>) {
+          if (ctx.nodeID === this.broker.nodeID) return; // done locally already
+          const cacher = this.broker.cacher;
+          if (cacher instanceof ArxosCacher) return cacher.onRemoteInvalidation(ctx.params);
+        },
+      },
+    },
     created(this: Service) {
       const cfg = config();
       const database = createDatabase(cfg.db, this.logger, `arxos-${this.name}`);
@@ -134,11 +164,25 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
         sequelize: database.sequelize,
         resources: options.resources(models),
         txRetries: cfg.db.txRetries,
+        onCommitted: async (changed) => {
+          const cacher = this.broker.cacher;
+          if (cacher instanceof ArxosCacher)
+            await cacher.invalidate(this.broker, invalidation(this, changed));
+        },
       });
       states.set(this, { database, models, data });
     },
     async started(this: Service) {
-      await dataOf(this).database.start();
+      const { database } = dataOf(this);
+      await database.start();
+      processHealth().register('postgres:responseTime', async () => {
+        await database.ping();
+        const pool = database.poolStats();
+        return {
+          status: pool.waiting > pool.max ? 'warn' : 'pass',
+          output: `pool ${pool.using}/${pool.max} in use, ${pool.waiting} waiting`,
+        };
+      });
     },
     async stopped(this: Service) {
       await dataOf(this).database.stop();

@@ -1,0 +1,8 @@
+import type { ServiceSchema } from 'moleculer';
+import type { ServiceName } from '../shared/config';
+
+/** Every service of the code base, loaded only when a process runs it. */
+export const SERVICES: Record<ServiceName, () => Promise<ServiceSchema>> = {
+  gateway: async () => (await import('./gateway/gateway.service')).default,
+  buildings: async () => (await import('./buildings/buildings.service')).default,
+};

@@ -1,0 +1,152 @@
+import type { Config } from '../config';
+import type { Log } from '../logging';
+import { LayeredStore, MemoryStore, RedisStore, type CacheStore } from './stores';
+
+export interface CacheStats {
+  strategy: string;
+  hits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  errors: number;
+  /** hits / (hits + misses), 0 before the first read */
+  hitRatio: number;
+  healthy: boolean;
+}
+
+/** Does nothing: CACHE_STRATEGY=off. */
+class NoStore implements CacheStore {
+  readonly kind = 'off';
+  get() {
+    return Promise.resolve(undefined);
+  }
+  getMany(keys: string[]) {
+    return Promise.resolve(keys.map(() => undefined));
+  }
+  set() {
+    return Promise.resolve();
+  }
+  setMany() {
+    return Promise.resolve();
+  }
+  del() {
+    return Promise.resolve();
+  }
+  clear() {
+    return Promise.resolve(0);
+  }
+  healthy() {
+    return true;
+  }
+  start() {
+    return Promise.resolve();
+  }
+  stop() {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * The one cache of a process (the seed's cache manager): a strategy chosen by config, JSON values
+ * with TTL, get/set of many keys at once, pattern clearing, hit/miss statistics and health.
+ * Keys live under `<REDIS_KEY_PREFIX>cache:`.
+ */
+export class Cache {
+  readonly store: CacheStore;
+  readonly defaultTtlS: number;
+  private readonly counts = { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 };
+
+  constructor(cfg: Pick<Config, 'cache' | 'redis'>, log: Log) {
+    const events = {
+      error: (kind: string, err: unknown) => {
+        this.counts.errors += 1;
+        log.debug(`cache ${kind} failed`, { err: String(err) });
+      },
+      reset: () => void this.store.clear('*'),
+    };
+    const redis = () =>
+      new RedisStore(
+        {
+          url: cfg.redis.url,
+          keyPrefix: `${cfg.redis.keyPrefix}cache:`,
+          commandTimeoutMs: cfg.redis.commandTimeoutMs,
+        },
+        log,
+        events,
+      );
+    this.defaultTtlS = cfg.cache.ttlS;
+    switch (cfg.cache.strategy) {
+      case 'redis':
+        this.store = redis();
+        break;
+      case 'layered':
+        this.store = new LayeredStore(
+          new MemoryStore(cfg.cache.memoryMaxEntries),
+          redis(),
+          cfg.cache.memoryTtlS,
+        );
+        break;
+      case 'memory':
+        this.store = new MemoryStore(cfg.cache.memoryMaxEntries);
+        break;
+      case 'off':
+        this.store = new NoStore();
+        break;
+    }
+  }
+
+  start() {
+    return this.store.start();
+  }
+  stop() {
+    return this.store.stop();
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const [v] = await this.getMany<T>([key]);
+    return v;
+  }
+
+  async getMany<T = unknown>(keys: string[]): Promise<(T | undefined)[]> {
+    const values = await this.store.getMany(keys);
+    for (const v of values) {
+      if (v === undefined) this.counts.misses += 1;
+      else this.counts.hits += 1;
+    }
+    // values were written by set<T>() under the same key
+    return values as (T | undefined)[];
+  }
+
+  async set(key: string, value: unknown, ttlS = this.defaultTtlS) {
+    this.counts.sets += 1;
+    await this.store.set(key, value, ttlS);
+  }
+
+  async setMany(entries: [string, unknown][], ttlS = this.defaultTtlS) {
+    this.counts.sets += entries.length;
+    await this.store.setMany(entries, ttlS);
+  }
+
+  async del(keys: string[]) {
+    this.counts.deletes += keys.length;
+    await this.store.del(keys);
+  }
+
+  clear(pattern = '*') {
+    return this.store.clear(pattern);
+  }
+
+  healthy() {
+    return this.store.healthy();
+  }
+
+  stats(): CacheStats {
+    const reads = this.counts.hits + this.counts.misses;
+    return {
+      strategy: this.store.kind,
+      ...this.counts,
+      hitRatio: reads === 0 ? 0 : this.counts.hits / reads,
+      healthy: this.store.healthy(),
+    };
+  }
+}

@@ -1,0 +1,69 @@
+import { Cachers, type ServiceBroker } from 'moleculer';
+import type { Cache } from './cache';
+import { LayeredStore } from './stores';
+
+/** The event every node listens to, so in-process cache layers drop what another node invalidated. */
+export const CACHE_INVALIDATED_EVENT = 'arxos.cache.invalidated';
+
+export interface Invalidation {
+  keys: string[];
+  patterns: string[];
+}
+
+/**
+ * Moleculer's cacher on top of our Cache, so action caching (`cache: { keys }` on an action) and
+ * direct use share one store, one key space and one set of statistics.
+ */
+export class ArxosCacher extends Cachers.Base {
+  constructor(readonly cache: Cache) {
+    super({});
+  }
+
+  override init(broker: ServiceBroker) {
+    super.init(broker);
+    broker.localBus.on('$broker.started', () => void this.cache.start());
+    broker.localBus.on('$broker.stopped', () => void this.cache.stop());
+  }
+
+  override close() {
+    return this.cache.stop();
+  }
+
+  override async get(key: string) {
+    const value = await this.cache.get<Record<string, unknown>>(key);
+    return value ?? null;
+  }
+
+  override async getWithTTL(key: string) {
+    return { data: await this.get(key), ttl: null };
+  }
+
+  override set(key: string, data: unknown, ttl?: number) {
+    return this.cache.set(key, data, ttl);
+  }
+
+  override del(key: string | string[]) {
+    return this.cache.del(Array.isArray(key) ? key : [key]);
+  }
+
+  /** Moleculer's patterns (`buildings.**`) are globs; both `*` and `**` mean any run of characters. */
+  override async clean(match: string | string[] = '**') {
+    const patterns = (Array.isArray(match) ? match : [match]).map((p) => p.replace(/\*\*/g, '*'));
+    for (const p of patterns) await this.cache.clear(p);
+  }
+
+  /** Drops keys and patterns here and tells the other nodes' in-process layers to do the same. */
+  async invalidate(broker: ServiceBroker, inv: Invalidation) {
+    await this.cache.del(inv.keys);
+    for (const p of inv.patterns) await this.cache.clear(p);
+    if (this.cache.store instanceof LayeredStore) await broker.broadcast(CACHE_INVALIDATED_EVENT, inv);
+  }
+
+  /** Another node invalidated: only our in-process layer can still hold the old values. */
+  async onRemoteInvalidation(inv: Invalidation) {
+    const store = this.cache.store;
+    if (!(store instanceof LayeredStore)) return;
+    await store.localDel(inv.keys);
+    for (const p of inv.patterns) await store.localClear(p);
+  }
+}

@@ -1,0 +1,308 @@
+import Redis from 'ioredis';
+import type { Log } from '../logging';
+
+/*
+ * The cache strategies (the seed's CacheStrategy): in-process memory, Redis, and the two layered.
+ * Values are JSON. A store never throws: an error is a miss (reads) or a logged, counted failure
+ * (writes), because a cache must never be the reason a read fails.
+ */
+
+export interface CacheStore {
+  readonly kind: string;
+  get(key: string): Promise<unknown>;
+  getMany(keys: string[]): Promise<unknown[]>;
+  set(key: string, value: unknown, ttlS: number): Promise<void>;
+  setMany(entries: [string, unknown][], ttlS: number): Promise<void>;
+  del(keys: string[]): Promise<void>;
+  /** removes every key matching a glob (`*` any run of characters) */
+  clear(pattern: string): Promise<number>;
+  /** true when the store can serve now */
+  healthy(): boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StoreEvents {
+  error(kind: 'get' | 'set' | 'del' | 'clear', err: unknown): void;
+  /** the store lost entries or missed invalidations (Redis came back after an outage) */
+  reset(): void;
+}
+
+export const globToRegExp = (glob: string) =>
+  new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+
+/** LRU with per-entry expiry, bounded by entry count. */
+export class MemoryStore implements CacheStore {
+  readonly kind = 'memory';
+  private readonly entries = new Map<string, { value: string; expires: number }>();
+
+  constructor(private readonly maxEntries: number) {}
+
+  get(key: string): Promise<unknown> {
+    const e = this.entries.get(key);
+    if (!e) return Promise.resolve(undefined);
+    if (e.expires <= Date.now()) {
+      this.entries.delete(key);
+      return Promise.resolve(undefined);
+    }
+    // re-insert: Map keeps insertion order, so the first key is the least recently used
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    return Promise.resolve(JSON.parse(e.value) as unknown);
+  }
+
+  async getMany(keys: string[]): Promise<unknown[]> {
+    return Promise.all(keys.map((k) => this.get(k)));
+  }
+
+  set(key: string, value: unknown, ttlS: number): Promise<void> {
+    // stored serialised: a cached object must not change when the caller mutates what it got
+    this.entries.delete(key);
+    this.entries.set(key, { value: JSON.stringify(value), expires: Date.now() + ttlS * 1000 });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
+    }
+    return Promise.resolve();
+  }
+
+  async setMany(entries: [string, unknown][], ttlS: number): Promise<void> {
+    for (const [k, v] of entries) await this.set(k, v, ttlS);
+  }
+
+  del(keys: string[]): Promise<void> {
+    for (const k of keys) this.entries.delete(k);
+    return Promise.resolve();
+  }
+
+  clear(pattern: string): Promise<number> {
+    const re = globToRegExp(pattern);
+    let n = 0;
+    for (const k of [...this.entries.keys()]) {
+      if (re.test(k)) {
+        this.entries.delete(k);
+        n += 1;
+      }
+    }
+    return Promise.resolve(n);
+  }
+
+  healthy() {
+    return true;
+  }
+  start() {
+    return Promise.resolve();
+  }
+  stop() {
+    this.entries.clear();
+    return Promise.resolve();
+  }
+}
+
+export interface RedisStoreOptions {
+  url: string;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+}
+
+/**
+ * Redis with the options a cache needs (FACTS.md): no offline queue and one retry, so a command
+ * fails at once while Redis is away instead of queueing for a minute; a command timeout, so a hung
+ * server costs a few hundred ms at most; reconnection in the background.
+ */
+export class RedisStore implements CacheStore {
+  readonly kind = 'redis';
+  readonly client: Redis;
+  private wasDown = false;
+
+  constructor(
+    private readonly opts: RedisStoreOptions,
+    private readonly log: Log,
+    private readonly events: StoreEvents,
+  ) {
+    this.client = new Redis(opts.url, {
+      keyPrefix: opts.keyPrefix,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: opts.commandTimeoutMs,
+      connectTimeout: 2000,
+      // keep trying, at most every 2 s: the cache comes back by itself when Redis does
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+    });
+    this.client.on('error', (err: Error) => {
+      if (!this.wasDown)
+        log.warn('cache: Redis connection lost; reads go to the database meanwhile', { err: err.message });
+      this.wasDown = true;
+    });
+    this.client.on('close', () => {
+      this.wasDown = true;
+    });
+    this.client.on('ready', () => {
+      if (!this.wasDown) return;
+      this.wasDown = false;
+      log.info('cache: Redis is back; dropping entries that may have missed invalidations');
+      events.reset();
+    });
+  }
+
+  healthy() {
+    return this.client.status === 'ready';
+  }
+
+  async start() {
+    try {
+      await this.client.connect();
+    } catch (err) {
+      // not fatal: the cache is a speed-up; it reconnects in the background
+      this.log.warn('cache: Redis is not reachable at start; running without it until it is', {
+        err: String(err),
+      });
+    }
+    this.wasDown = false;
+  }
+
+  async stop() {
+    this.client.disconnect();
+    return Promise.resolve();
+  }
+
+  async get(key: string): Promise<unknown> {
+    const [value] = await this.getMany([key]);
+    return value;
+  }
+
+  async getMany(keys: string[]): Promise<unknown[]> {
+    if (keys.length === 0 || !this.healthy()) return keys.map(() => undefined);
+    try {
+      const raw = await this.client.mget(...keys);
+      return raw.map((r) => (r === null ? undefined : (JSON.parse(r) as unknown)));
+    } catch (err) {
+      this.events.error('get', err);
+      return keys.map(() => undefined);
+    }
+  }
+
+  async set(key: string, value: unknown, ttlS: number): Promise<void> {
+    await this.setMany([[key, value]], ttlS);
+  }
+
+  async setMany(entries: [string, unknown][], ttlS: number): Promise<void> {
+    if (entries.length === 0 || !this.healthy()) return;
+    try {
+      const pipeline = this.client.pipeline();
+      for (const [k, v] of entries) pipeline.set(k, JSON.stringify(v), 'EX', ttlS);
+      await pipeline.exec();
+    } catch (err) {
+      this.events.error('set', err);
+    }
+  }
+
+  async del(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    try {
+      await this.client.unlink(...keys);
+    } catch (err) {
+      // an invalidation that did not happen: everything goes when Redis is back (events.reset)
+      this.wasDown = true;
+      this.events.error('del', err);
+    }
+  }
+
+  /** SCAN + UNLINK in batches: never KEYS, which blocks Redis on a large keyspace. */
+  async clear(pattern: string): Promise<number> {
+    let removed = 0;
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.client.scan(
+          cursor,
+          'MATCH',
+          this.opts.keyPrefix + pattern,
+          'COUNT',
+          500,
+        );
+        cursor = next;
+        if (keys.length > 0) {
+          // SCAN returns full keys; the client adds the prefix again, so strip it first
+          await this.client.unlink(...keys.map((k) => k.slice(this.opts.keyPrefix.length)));
+          removed += keys.length;
+        }
+      } while (cursor !== '0');
+    } catch (err) {
+      this.wasDown = true;
+      this.events.error('clear', err);
+    }
+    return removed;
+  }
+}
+
+/** A short-lived in-process layer in front of Redis: hits without a network round trip. */
+export class LayeredStore implements CacheStore {
+  readonly kind = 'layered';
+
+  constructor(
+    private readonly l1: MemoryStore,
+    private readonly l2: RedisStore,
+    private readonly l1TtlS: number,
+  ) {}
+
+  healthy() {
+    return this.l2.healthy();
+  }
+  async start() {
+    await this.l1.start();
+    await this.l2.start();
+  }
+  async stop() {
+    await this.l1.stop();
+    await this.l2.stop();
+  }
+
+  async get(key: string): Promise<unknown> {
+    const [v] = await this.getMany([key]);
+    return v;
+  }
+
+  async getMany(keys: string[]): Promise<unknown[]> {
+    const local = await this.l1.getMany(keys);
+    const missing = keys.filter((_k, i) => local[i] === undefined);
+    if (missing.length === 0) return local;
+    const remote = await this.l2.getMany(missing);
+    const found: [string, unknown][] = [];
+    missing.forEach((k, i) => {
+      if (remote[i] !== undefined) found.push([k, remote[i]]);
+    });
+    await this.l1.setMany(found, this.l1TtlS);
+    const byKey = new Map(found);
+    return keys.map((k, i) => local[i] ?? byKey.get(k));
+  }
+
+  async set(key: string, value: unknown, ttlS: number) {
+    await this.setMany([[key, value]], ttlS);
+  }
+
+  async setMany(entries: [string, unknown][], ttlS: number) {
+    await this.l1.setMany(entries, Math.min(ttlS, this.l1TtlS));
+    await this.l2.setMany(entries, ttlS);
+  }
+
+  async del(keys: string[]) {
+    await this.l1.del(keys);
+    await this.l2.del(keys);
+  }
+
+  async clear(pattern: string) {
+    const [a, b] = await Promise.all([this.l1.clear(pattern), this.l2.clear(pattern)]);
+    return Math.max(a, b);
+  }
+
+  /** other instances' invalidations reach the in-process layer only */
+  localDel(keys: string[]) {
+    return this.l1.del(keys);
+  }
+  localClear(pattern: string) {
+    return this.l1.clear(pattern);
+  }
+}

@@ -1,0 +1,140 @@
+/*
+ * The seed's health check service: pluggable checks with per-check timeouts, answered in the
+ * `application/health+json` format (draft-inadarei-api-health-check): status pass | warn | fail and
+ * `checks` keyed `component:measurement`.
+ */
+
+export type HealthStatus = 'pass' | 'warn' | 'fail';
+
+export interface CheckResult {
+  status: HealthStatus;
+  observedValue?: number | string | boolean;
+  observedUnit?: string;
+  output?: string;
+}
+
+export interface CheckReport extends CheckResult {
+  componentId?: string;
+  time: string;
+}
+
+export interface HealthReport {
+  status: HealthStatus;
+  serviceId?: string;
+  version?: string;
+  description?: string;
+  checks: Record<string, CheckReport[]>;
+}
+
+export type Check = () => Promise<CheckResult> | CheckResult;
+
+interface Registered {
+  key: string;
+  check: Check;
+  timeoutMs: number;
+  /** readiness depends on it (liveness never depends on anything) */
+  critical: boolean;
+}
+
+const worst = (a: HealthStatus, b: HealthStatus): HealthStatus =>
+  a === 'fail' || b === 'fail' ? 'fail' : a === 'warn' || b === 'warn' ? 'warn' : 'pass';
+
+export class HealthRegistry {
+  private readonly checks: Registered[] = [];
+  private draining = false;
+
+  constructor(private readonly serviceId: string) {}
+
+  /** `key` is `component:measurement`, e.g. `postgres:responseTime` */
+  register(key: string, check: Check, opts: { timeoutMs?: number; critical?: boolean } = {}) {
+    if (!/^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$/.test(key))
+      throw new Error(`health check key ${key} is not component:measurement`);
+    // one check per key: services sharing a process share their database check
+    const i = this.checks.findIndex((c) => c.key === key);
+    const entry = { key, check, timeoutMs: opts.timeoutMs ?? 2000, critical: opts.critical ?? true };
+    if (i >= 0) this.checks[i] = entry;
+    else this.checks.push(entry);
+  }
+
+  /** On SIGTERM: readiness fails from now on, so load balancers stop sending work before we stop. */
+  startDraining() {
+    this.draining = true;
+  }
+
+  private async runOne(r: Registered): Promise<CheckReport> {
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        Promise.resolve().then(r.check),
+        new Promise<CheckResult>((resolve) => {
+          timer = setTimeout(
+            () => resolve({ status: 'fail', output: `no answer within ${r.timeoutMs} ms` }),
+            r.timeoutMs,
+          );
+        }),
+      ]);
+      return {
+        observedValue: Date.now() - started,
+        observedUnit: 'ms',
+        ...result,
+        time: new Date().toISOString(),
+      };
+    } catch (err) {
+      return {
+        status: 'fail',
+        output: err instanceof Error ? err.message : String(err),
+        time: new Date().toISOString(),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Readiness: every check; a failing critical check fails the whole, a failing other one warns. */
+  async ready(): Promise<HealthReport> {
+    const reports = await Promise.all(this.checks.map((r) => this.runOne(r)));
+    let status: HealthStatus = this.draining ? 'fail' : 'pass';
+    const checks: Record<string, CheckReport[]> = {};
+    this.checks.forEach((r, i) => {
+      const report = reports[i];
+      if (!report) return;
+      (checks[r.key] ??= []).push(report);
+      status = worst(status, r.critical ? report.status : report.status === 'fail' ? 'warn' : report.status);
+    });
+    if (this.draining)
+      checks['process:draining'] = [
+        { status: 'fail', output: 'shutting down', time: new Date().toISOString() },
+      ];
+    return { status, serviceId: this.serviceId, checks };
+  }
+
+  /** Liveness: the process answers; nothing it depends on is asked. */
+  live(): HealthReport {
+    return {
+      status: 'pass',
+      serviceId: this.serviceId,
+      checks: {
+        'process:uptime': [
+          {
+            status: 'pass',
+            observedValue: Math.round(process.uptime()),
+            observedUnit: 's',
+            time: new Date().toISOString(),
+          },
+        ],
+      },
+    };
+  }
+}
+
+export const HEALTH_CONTENT_TYPE = 'application/health+json';
+export const httpStatusOf = (report: HealthReport) => (report.status === 'fail' ? 503 : 200);
+
+let processRegistry: HealthRegistry | undefined;
+
+/** The health registry of this process: every component that holds a connection registers here. */
+export function processHealth(): HealthRegistry {
+  processRegistry ??= new HealthRegistry(`arxos:${process.pid}`);
+  return processRegistry;
+}
