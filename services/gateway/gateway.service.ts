@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context, Service, ServiceSchema } from 'moleculer';
+import { Errors, type Context, type Service, type ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
 import { config } from '../../shared/config';
 import { HEALTH_CONTENT_TYPE, httpStatusOf, processHealth, type HealthReport } from '../../shared/monitoring';
@@ -60,12 +60,11 @@ function requestBasics(req: GatewayRequest, res: ServerResponse, next: (err?: un
     ['POST', 'PATCH', 'PUT'].includes(req.method ?? '') &&
     !/^application\/([\w.+-]+\+)?json\b/i.test(type)
   ) {
-    const err = Object.assign(new Error('The request body must be JSON'), {
-      code: 415,
-      type: 'UNSUPPORTED_MEDIA_TYPE',
-      data: { errors: [{ field: 'Content-Type', message: 'must be application/json' }] },
-    });
-    next(err);
+    next(
+      new Errors.MoleculerClientError('The request body must be JSON', 415, 'UNSUPPORTED_MEDIA_TYPE', {
+        errors: [{ field: 'Content-Type', message: 'must be application/json' }],
+      }),
+    );
     return;
   }
   next();

@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import { ServiceBroker } from 'moleculer';
+import { brokerOptions } from '../../moleculer.config';
+import { ArxosCacher, Cache } from '../../shared/cache';
+import { config, type Config } from '../../shared/config';
+import { SERVICES } from '../../services';
+import { testDb, testLogger } from './db';
+import { atEndOfRun } from './root-hooks';
+
+/*
+ * Real platform nodes inside the test process: each a ServiceBroker of its own, talking to the others
+ * over the real RabbitMQ in this run's namespace, with its own Redis cache client.
+ */
+
+let nodeCount = 0;
+
+export interface Node {
+  broker: ServiceBroker;
+  cache: Cache;
+}
+
+export async function startNode(
+  services: (keyof typeof SERVICES)[],
+  overrides: Partial<Config> = {},
+): Promise<Node> {
+  await testDb(); // the run's database exists and is migrated
+  const cfg: Config = { ...config(), ...overrides, nodeID: `test-node-${process.pid}-${(nodeCount += 1)}` };
+  const cache = new Cache(cfg, testLogger());
+  const broker = new ServiceBroker(brokerOptions(cfg, testLogger(), new ArxosCacher(cache)));
+  for (const name of services) {
+    const schema = await SERVICES[name]();
+    // the gateway listens on a free port in tests
+    const settings = name === 'gateway' ? { port: 0, ip: '127.0.0.1' } : {};
+    broker.createService({ name: schema.name, mixins: [schema], settings });
+  }
+  await broker.start();
+  return { broker, cache };
+}
+
+export function gatewayUrl(node: Node): string {
+  const gateway = node.broker.getLocalService('gateway');
+  const server: unknown = gateway ? Reflect.get(gateway, 'server') : undefined;
+  const address = (server as Server | undefined)?.address() as AddressInfo | null | undefined;
+  if (!address) throw new Error('no gateway on this node');
+  return `http://127.0.0.1:${address.port}/api/v1`;
+}
+
+/** Waits until `broker` sees `action` served by `count` nodes. */
+export async function waitForAction(broker: ServiceBroker, action: string, count = 1, timeoutMs = 15_000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const entry = broker.registry.getActionList({ onlyAvailable: true }).find((a) => a.name === action);
+    if (entry && entry.count >= count) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${action} not served by ${count} node(s) within ${timeoutMs} ms`);
+}
+
+/** At the end of the run: the exchanges and queues of this run's namespace go. */
+atEndOfRun(async () => {
+  const ns = `MOL-${config().namespace}.`;
+  const list = async (what: string) => {
+    try {
+      const { stdout } = await promisify(execFile)('rabbitmqctl', ['-q', 'list_' + what, 'name'], {
+        timeout: 20_000,
+      });
+      return stdout.split('\n').filter((n) => n.startsWith(ns));
+    } catch {
+      return []; // no rabbitmqctl here: the queues expire by themselves (x-expires), the exchanges stay
+    }
+  };
+  const [queues, exchanges] = await Promise.all([list('queues'), list('exchanges')]);
+  if (queues.length + exchanges.length === 0) return;
+  const conn = await amqp.connect(config().amqp.url);
+  const ch = await conn.createChannel();
+  for (const q of queues) await ch.deleteQueue(q);
+  for (const x of exchanges) await ch.deleteExchange(x);
+  await conn.close();
+});
+
+export interface HttpResult<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** A JSON request as a client sends it. */
+export async function http<T = Record<string, unknown>>(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpResult<T>> {
+  const res = await fetch(url, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
+}
