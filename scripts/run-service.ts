@@ -52,6 +52,8 @@ async function main() {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   await broker.start();
+  // a parent that forked us (the benchmark) learns that we serve
+  process.send?.('ready');
 }
 
 if (require.main === module) {

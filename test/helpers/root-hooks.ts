@@ -24,6 +24,32 @@ export function atEndOfRun(fn: Cleanup): void {
   cleanups.unshift(fn);
 }
 
+/** This run's Redis keys go at the end, whoever wrote them. */
+atEndOfRun(async () => {
+  const { default: Redis } = await import('ioredis');
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(
+        cursor,
+        'MATCH',
+        `${process.env.REDIS_KEY_PREFIX}*`,
+        'COUNT',
+        500,
+      );
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+});
+
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);
