@@ -1,5 +1,5 @@
 /* P1's Moleculer side: an echo action on a broker with the platform's transporter options (or the defaults). */
-import { ServiceBroker } from 'moleculer';
+import { ServiceBroker, type Context } from 'moleculer';
 import { brokerOptions } from '../../moleculer.config';
 import { config } from '../../shared/config';
 import { createLogger } from '../../shared/logging';
@@ -12,7 +12,10 @@ async function main() {
       ? { ...options, transporter: { type: 'AMQP', options: { url: cfg.amqp.url } } }
       : options,
   );
-  broker.createService({ name: 'echo', actions: { echo: (ctx) => ctx.params } });
+  broker.createService({
+    name: 'echo',
+    actions: { echo: (ctx: Context<Record<string, unknown>>) => ctx.params },
+  });
   await broker.start();
   process.send?.('ready');
   process.on('SIGTERM', () => void broker.stop().finally(() => process.exit(0)));
