@@ -1,16 +1,9 @@
 import { Errors, type BrokerErrorHandlerInfo, type BrokerOptions } from 'moleculer';
-import type { Config } from './shared/config';
+import { amqpUrl, type Config } from './shared/config';
 import { contextMiddleware } from './shared/context';
 import { isArxosError } from './shared/errors';
 import { moleculerLogger, type Logger } from './shared/logging';
 import type { ArxosCacher } from './shared/cache';
-
-/** `amqp://host?heartbeat=15`: amqplib takes the heartbeat from the URL. */
-export function amqpUrl(cfg: Config['amqp']): string {
-  const url = new URL(cfg.url);
-  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(cfg.heartbeatS));
-  return url.toString();
-}
 
 /**
  * Broker options, all from config. The AMQP transporter is tuned as FACTS.md measured: its defaults

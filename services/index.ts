@@ -5,4 +5,6 @@ import type { ServiceName } from '../shared/config';
 export const SERVICES: Record<ServiceName, () => Promise<ServiceSchema>> = {
   gateway: async () => (await import('./gateway/gateway.service')).default,
   buildings: async () => (await import('./buildings/buildings.service')).default,
+  devices: async () => (await import('./devices/devices.service')).default,
+  events: async () => (await import('./events/events.service')).default,
 };

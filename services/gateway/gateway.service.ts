@@ -5,6 +5,7 @@ import ApiGateway from 'moleculer-web';
 import { config } from '../../shared/config';
 import { HEALTH_CONTENT_TYPE, httpStatusOf, processHealth, type HealthReport } from '../../shared/monitoring';
 import { toProblem } from './problem';
+import { streamEvents } from './sse';
 import { aliasesFor, etagOf, shapeParams, type HttpParams, type RestAlias, type RestResource } from './rest';
 
 export const API_BASE = '/api/v1';
@@ -21,7 +22,8 @@ const RESOURCES: RestResource[] = (() => {
     actions: 'buildings.',
     children: [{ path: '/floors', resource: floors, scopeField: 'buildingId' }],
   };
-  return [buildings, floors, rooms];
+  const devices: RestResource = { path: '/devices', actions: 'devices.' };
+  return [buildings, floors, rooms, devices];
 })();
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -109,9 +111,19 @@ const GatewayService: ServiceSchema = {
         mergeParams: false,
         autoAliases: false,
         bodyParsers: { json: { strict: true, limit: '1mb' }, urlencoded: false },
-        aliases: Object.fromEntries(
-          RESOURCES.flatMap((r) => aliasesFor(r, API_BASE)).map((a) => [`${a.method} ${a.path}`, a]),
-        ),
+        aliases: {
+          'GET /events': { action: 'events.list', shape: 'events' },
+          // before the resources, so that `stream` is not taken for an id
+          'GET /events/stream'(this: Service, req: GatewayRequest, res: ServerResponse) {
+            const query = req.$params?.query ?? {};
+            streamEvents(req, res, { broker: this.broker, query, meta: { requestId: req.$requestId } }).catch(
+              (err: unknown) => sendProblem.call(this, req, res, err),
+            );
+          },
+          ...Object.fromEntries(
+            RESOURCES.flatMap((r) => aliasesFor(r, API_BASE)).map((a) => [`${a.method} ${a.path}`, a]),
+          ),
+        },
         async onBeforeCall(
           this: Service,
           ctx: Context<unknown, Record<string, unknown>>,

@@ -7,7 +7,7 @@ import { fieldError, preconditionFailed, validationFailed } from '../../shared/e
  * envelope the mixin's actions take ({ id, data, query, scope, expectedVersion, cascade }).
  */
 
-export type Shape = 'list' | 'create' | 'get' | 'update' | 'remove' | 'restore' | 'history';
+export type Shape = 'list' | 'create' | 'get' | 'update' | 'remove' | 'restore' | 'history' | 'events';
 
 export interface RestAlias {
   method: string;
@@ -133,5 +133,7 @@ export function shapeParams(
     case 'history':
       refuseQuery(query, ['limit', 'cursor']);
       return { id, query };
+    case 'events':
+      return { query };
   }
 }

@@ -1,9 +1,5 @@
 import { Cachers, type ServiceBroker } from 'moleculer';
 import type { Cache } from './cache';
-import { LayeredStore } from './stores';
-
-/** The event every node listens to, so in-process cache layers drop what another node invalidated. */
-export const CACHE_INVALIDATED_EVENT = 'arxos.cache.invalidated';
 
 export interface Invalidation {
   keys: string[];
@@ -52,18 +48,9 @@ export class ArxosCacher extends Cachers.Base {
     for (const p of patterns) await this.cache.clear(p);
   }
 
-  /** Drops keys and patterns here and tells the other nodes' in-process layers to do the same. */
-  async invalidate(broker: ServiceBroker, inv: Invalidation) {
+  /** Drops keys and patterns (both layers of a layered store). */
+  async invalidate(inv: Invalidation) {
     await this.cache.del(inv.keys);
     for (const p of inv.patterns) await this.cache.clear(p);
-    if (this.cache.store instanceof LayeredStore) await broker.broadcast(CACHE_INVALIDATED_EVENT, inv);
-  }
-
-  /** Another node invalidated: only our in-process layer can still hold the old values. */
-  async onRemoteInvalidation(inv: Invalidation) {
-    const store = this.cache.store;
-    if (!(store instanceof LayeredStore)) return;
-    await store.localDel(inv.keys);
-    for (const p of inv.patterns) await store.localClear(p);
   }
 }

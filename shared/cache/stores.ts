@@ -297,12 +297,4 @@ export class LayeredStore implements CacheStore {
     const [a, b] = await Promise.all([this.l1.clear(pattern), this.l2.clear(pattern)]);
     return Math.max(a, b);
   }
-
-  /** other instances' invalidations reach the in-process layer only */
-  localDel(keys: string[]) {
-    return this.l1.del(keys);
-  }
-  localClear(pattern: string) {
-    return this.l1.clear(pattern);
-  }
 }

@@ -19,7 +19,7 @@ export interface Config {
     txRetries: number;
   };
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
-  amqp: { url: string; prefetch: number; heartbeatS: number };
+  amqp: { url: string; prefetch: number; heartbeatS: number; eventsExchange: string };
   requestTimeoutMs: number;
   cache: {
     strategy: 'redis' | 'layered' | 'memory' | 'off';
@@ -127,6 +127,7 @@ export function parseConfig(env: Env): Config {
       url: url('AMQP_URL', ['amqp:', 'amqps:']),
       prefetch: int('AMQP_PREFETCH'),
       heartbeatS: int('AMQP_HEARTBEAT_S'),
+      eventsExchange: str('EVENTS_EXCHANGE'),
     },
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS'),
     cache: {
@@ -145,4 +146,11 @@ export function parseConfig(env: Env): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** `amqp://host?heartbeat=15`: amqplib takes the heartbeat from the URL. */
+export function amqpUrl(cfg: Config['amqp']): string {
+  const url = new URL(cfg.url);
+  if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(cfg.heartbeatS));
+  return url.toString();
 }

@@ -1,7 +1,7 @@
 import dotenv from 'dotenv';
 import { parseConfig, type Config } from './config';
 
-export { parseConfig, ConfigError } from './config';
+export { parseConfig, ConfigError, amqpUrl } from './config';
 export type { Config, ServiceName, LogLevel } from './config';
 export { VARS, SERVICE_NAMES } from './schema';
 export type { VarSpec, VarName } from './schema';

@@ -17,7 +17,7 @@ export interface VarSpec {
 }
 
 /** The services this code base has; `SERVICES` picks among them. */
-export const SERVICE_NAMES = ['gateway', 'buildings'] as const;
+export const SERVICE_NAMES = ['gateway', 'buildings', 'devices', 'events'] as const;
 
 export const VARS = {
   NODE_ENV: {
@@ -100,6 +100,11 @@ export const VARS = {
     min: 0,
     max: 600,
     doc: 'AMQP heartbeat: a dead broker connection is noticed within about twice this (0 = off).',
+  },
+  EVENTS_EXCHANGE: {
+    type: 'string',
+    default: 'arxos.events',
+    doc: 'RabbitMQ topic exchange domain events are published to (routing key = event type).',
   },
   REQUEST_TIMEOUT_MS: {
     type: 'int',

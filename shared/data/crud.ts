@@ -3,6 +3,7 @@ import { Op, QueryTypes, type FindOptions, type Sequelize, type WhereOptions } f
 import { conflict, fieldError, notFound, preconditionFailed } from '../errors';
 import {
   changeRecordModelFor,
+  plainGeoJson,
   withTransaction,
   type Attrs,
   type EntityInstance,
@@ -63,13 +64,6 @@ const text = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify
 /** Fields a response never shows: internal bookkeeping and whatever a resource hides. */
 const INTERNAL = new Set(['deletionBatchId']);
 
-function stripCrs(v: unknown): unknown {
-  if (typeof v === 'object' && v !== null && 'type' in v && 'coordinates' in v) {
-    return { type: v.type, coordinates: v.coordinates };
-  }
-  return v;
-}
-
 /** The API shape of a row: a whitelist of the resource's fields, GeoJSON without Sequelize's `crs`. */
 export function toOutput(resource: Resource, row: Attrs): Attrs {
   const out: Attrs = {};
@@ -77,7 +71,8 @@ export function toOutput(resource: Resource, row: Attrs): Attrs {
     if (spec.hidden || INTERNAL.has(key)) continue;
     const value = row[key];
     if ((key === 'deletedAt' || key === 'deletedBy') && value == null) continue;
-    out[key] = spec.type === 'point' || spec.type === 'polygon' ? stripCrs(value ?? null) : (value ?? null);
+    out[key] =
+      spec.type === 'point' || spec.type === 'polygon' ? plainGeoJson(value ?? null) : (value ?? null);
   }
   if (row.distance !== undefined) out.distance = Number(row.distance);
   return out;

@@ -1,24 +1,46 @@
 import type { Context, Service, ServiceSchema } from 'moleculer';
-import { config } from '../config';
+import { amqpUrl, config } from '../config';
 import { createDatabase, defineModels, type Database, type Models } from '../db';
 import { fieldError } from '../errors';
 import { processHealth } from '../monitoring';
-import { ArxosCacher, CACHE_INVALIDATED_EVENT, type Invalidation } from '../cache';
-import { createDataAccess, type Committed, type DataAccess } from './crud';
+import { ArxosCacher, type Invalidation } from '../cache';
+import type { Transaction } from '../db';
+import type { DomainEvent } from '../events';
+import { idempotent, MessageQueue, OutboxRelay } from '../messaging';
+import { createDataAccess, type DataAccess } from './crud';
 import type { QueryInput } from './query';
 import type { Resource } from './resource';
+
+export interface ConsumerContext {
+  transaction: Transaction;
+  models: Models;
+  data: DataAccess;
+}
+
+/** A domain-event consumer of the service: durable queue, retries, dead letters, effect at most once. */
+export interface ConsumerSpec {
+  /** stable name: the queue is `<namespace>.<service>.<name>` and the inbox key is `<service>.<name>` */
+  name: string;
+  /** routing patterns (event types), e.g. `room.deleted` or `building.*` */
+  patterns: string[];
+  handle: (event: DomainEvent, ctx: ConsumerContext) => Promise<void>;
+  maxAttempts?: number;
+}
 
 export interface DataServiceOptions {
   /** the resources this service owns, built on the shared models */
   resources: (models: Models) => Record<string, Resource>;
   /** which resources get CRUD actions, and under which action-name prefix ('' or 'floors.') */
   expose: { resource: string; prefix: string }[];
+  consumers?: ConsumerSpec[];
 }
 
 interface State {
   database: Database;
   models: Models;
   data: DataAccess;
+  mq: MessageQueue;
+  relay: OutboxRelay;
 }
 
 const states = new WeakMap<Service, State>();
@@ -130,11 +152,13 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
 
   /*
    * Cached reads are keyed `<service>.<prefix>get:<id>` and `<service>.<prefix>list:<hash>` (Moleculer's
-   * key scheme). After a write commits, exactly the rows it wrote lose their `get` entry, and the
-   * lists of their resources are dropped (a list cannot tell which of its pages held a row).
+   * key scheme). After a write commits, the writer drops exactly the written rows' `get` entries and
+   * their resources' lists at once (read-your-writes); every instance does the same again when the
+   * domain events of that write arrive, which reaches in-process cache layers and heals an
+   * invalidation that Redis missed.
    */
   const prefixOf = new Map(options.expose.map((e) => [e.resource, e.prefix]));
-  function invalidation(service: Service, changed: Committed): Invalidation {
+  function invalidation(service: Service, changed: Map<string, Iterable<string>>): Invalidation {
     const inv: Invalidation = { keys: [], patterns: [] };
     for (const [resource, ids] of changed) {
       const prefix = prefixOf.get(resource);
@@ -147,33 +171,30 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
 
   return {
     actions,
-    events: {
-      [CACHE_INVALIDATED_EVENT]: {
-        handler(this: Service, ctx: Context<Invalidation>) {
-          if (ctx.nodeID === this.broker.nodeID) return; // done locally already
-          const cacher = this.broker.cacher;
-          if (cacher instanceof ArxosCacher) return cacher.onRemoteInvalidation(ctx.params);
-        },
-      },
-    },
     created(this: Service) {
       const cfg = config();
       const database = createDatabase(cfg.db, this.logger, `arxos-${this.name}`);
       const models = defineModels(database.sequelize);
+      const resources = options.resources(models);
       const data = createDataAccess({
         sequelize: database.sequelize,
-        resources: options.resources(models),
+        resources,
         txRetries: cfg.db.txRetries,
         onCommitted: async (changed) => {
           const cacher = this.broker.cacher;
-          if (cacher instanceof ArxosCacher)
-            await cacher.invalidate(this.broker, invalidation(this, changed));
+          if (cacher instanceof ArxosCacher) await cacher.invalidate(invalidation(this, changed));
         },
       });
-      states.set(this, { database, models, data });
+      const mq = new MessageQueue(amqpUrl(cfg.amqp), this.logger);
+      const relay = new OutboxRelay(database.sequelize, mq, this.logger, {
+        databaseUrl: cfg.db.url,
+        exchange: cfg.amqp.eventsExchange,
+      });
+      states.set(this, { database, models, data, mq, relay });
     },
     async started(this: Service) {
-      const { database } = dataOf(this);
+      const cfg = config();
+      const { database, models, data, mq, relay } = dataOf(this);
       await database.start();
       processHealth().register('postgres:responseTime', async () => {
         await database.ping();
@@ -183,9 +204,66 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
           output: `pool ${pool.using}/${pool.max} in use, ${pool.waiting} waiting`,
         };
       });
+      await mq.start();
+      await mq.assertExchange(cfg.amqp.eventsExchange);
+      processHealth().register('rabbitmq:channel', () =>
+        mq.connected ? { status: 'pass' } : { status: 'fail', output: 'no channel to RabbitMQ' },
+      );
+      await relay.start();
+      processHealth().register(
+        'outbox:backlogAge',
+        async () => {
+          const s = await relay.stats();
+          return {
+            status: s.oldestAgeS > 60 ? 'warn' : 'pass',
+            observedValue: Math.round(s.oldestAgeS),
+            observedUnit: 's',
+            output: `${s.backlog} events waiting`,
+          };
+        },
+        { critical: false },
+      );
+
+      // every instance: its own queue for the events of what it caches
+      const entityTypes = [...prefixOf.keys()].map((r) => data.resource(r).name);
+      await mq.subscribe(
+        {
+          queue: `${cfg.namespace}.cache.${this.name}.${this.broker.nodeID}`,
+          exchange: cfg.amqp.eventsExchange,
+          patterns: entityTypes.map((t) => `${t}.*`),
+          exclusive: true,
+        },
+        async (delivery) => {
+          const cacher = this.broker.cacher;
+          if (!(cacher instanceof ArxosCacher)) return;
+          const event = JSON.parse(delivery.content.toString('utf8')) as DomainEvent;
+          const resource = [...prefixOf.keys()].find((r) => data.resource(r).name === event.aggregateType);
+          if (resource)
+            await cacher.invalidate(invalidation(this, new Map([[resource, [event.aggregateId]]])));
+        },
+      );
+
+      // the service's own consumers: one durable queue each, shared by its instances
+      for (const consumer of options.consumers ?? []) {
+        await mq.subscribe(
+          {
+            queue: `${cfg.namespace}.${this.name}.${consumer.name}`,
+            exchange: cfg.amqp.eventsExchange,
+            patterns: consumer.patterns,
+            maxAttempts: consumer.maxAttempts ?? 5,
+            retryDelayMs: 1000,
+          },
+          idempotent(database.sequelize, `${this.name}.${consumer.name}`, (event, transaction) =>
+            consumer.handle(event, { transaction, models, data }),
+          ),
+        );
+      }
     },
     async stopped(this: Service) {
-      await dataOf(this).database.stop();
+      const { database, mq, relay } = dataOf(this);
+      await relay.stop();
+      await mq.stop();
+      await database.stop();
     },
   };
 }

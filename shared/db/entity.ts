@@ -10,7 +10,9 @@ import {
   type Transaction,
   type UpdateOptions,
 } from 'sequelize';
+import { randomUUID } from 'node:crypto';
 import { contextOrSystem } from '../context';
+import { appendEvents, currentSchemaVersion, eventTypeOf, type NewEvent } from '../events';
 
 /*
  * The one definition every entity shares: UUID id, optimistic-lock version, audit fields, soft delete
@@ -159,8 +161,41 @@ function actionOf(changes: Changes): ChangeAction {
 }
 
 /** Bulk writes collect their records on the options object and insert them in one statement. */
-const PENDING = Symbol('arxos.pendingChangeRecords');
-type WithPending = { [PENDING]?: ChangeRecordRow[]; transaction?: Transaction | null };
+const PENDING = Symbol('arxos.pendingChanges');
+type WithPending = { [PENDING]?: Change[]; transaction?: Transaction | null };
+
+/** One written row: its change record and its domain event, stored together in the write's transaction. */
+interface Change {
+  record: ChangeRecordRow;
+  event: NewEvent;
+}
+
+/** The version a row has after this write (a static update's version is still SQL in dataValues). */
+function versionAfter(instance: EntityInstance, action: ChangeAction): number {
+  const now: unknown = instance.getDataValue('version');
+  if (typeof now === 'number') return now;
+  const before: unknown = instance.previous('version');
+  return action === 'create' ? 0 : (typeof before === 'number' ? before : 0) + 1;
+}
+
+/** GeoJSON as API.md shows it: Sequelize adds a `crs` member on read, which we drop. */
+export function plainGeoJson(v: unknown): unknown {
+  if (typeof v === 'object' && v !== null && 'type' in v && 'coordinates' in v) {
+    return { type: v.type, coordinates: v.coordinates };
+  }
+  return v;
+}
+
+/** The row as an event carries it: no hidden values, no bookkeeping. */
+function stateOf(model: EntityModel, instance: EntityInstance): Attrs {
+  const hidden = entityTypes.get(model)?.hidden ?? new Set<string>();
+  const state: Attrs = {};
+  for (const key of Object.keys(model.getAttributes())) {
+    if (hidden.has(key) || key === 'deletionBatchId' || key === 'version') continue;
+    state[key] = plainGeoJson(instance.getDataValue(key));
+  }
+  return state;
+}
 
 function requireTransaction(model: EntityModel, options: { transaction?: Transaction | null }): Transaction {
   if (!options.transaction) {
@@ -175,22 +210,41 @@ function record(
   instance: EntityInstance,
   action: ChangeAction,
   changes: Changes,
-): ChangeRecordRow {
+): Change {
   const ctx = contextOrSystem();
+  const entityType = entityTypeOf(model);
+  const entityId = String(instance.getDataValue('id'));
+  const at = new Date();
+  const type = eventTypeOf(entityType, action);
   return {
-    entityType: entityTypeOf(model),
-    entityId: String(instance.getDataValue('id')),
-    action,
-    actor: ctx.actor,
-    requestId: ctx.requestId,
-    at: new Date(),
-    changes,
+    record: { entityType, entityId, action, actor: ctx.actor, requestId: ctx.requestId, at, changes },
+    event: {
+      id: randomUUID(),
+      type,
+      aggregateType: entityType,
+      aggregateId: entityId,
+      aggregateVersion: versionAfter(instance, action),
+      occurredAt: at,
+      actor: ctx.actor,
+      requestId: ctx.requestId,
+      causationId: ctx.causationId ?? null,
+      schemaVersion: currentSchemaVersion(type),
+      data: { changes, state: stateOf(model, instance) },
+    },
   };
 }
 
-async function insertRecords(sequelize: Sequelize, rows: ChangeRecordRow[], transaction: Transaction) {
-  if (rows.length === 0) return;
-  await changeRecords(sequelize).bulkCreate(rows, { transaction, hooks: false, validate: false });
+async function insertRecords(sequelize: Sequelize, changes: Change[], transaction: Transaction) {
+  if (changes.length === 0) return;
+  await changeRecords(sequelize).bulkCreate(
+    changes.map((c) => c.record),
+    { transaction, hooks: false, validate: false },
+  );
+  await appendEvents(
+    sequelize,
+    transaction,
+    changes.map((c) => c.event),
+  );
 }
 
 function attachHooks(model: EntityModel, sequelize: Sequelize) {

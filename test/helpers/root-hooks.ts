@@ -12,6 +12,7 @@ process.env.NODE_ENV = 'test';
 process.env.DATABASE_URL = base.toString();
 process.env.REDIS_KEY_PREFIX = `arxos:test:${runId}:`;
 process.env.NAMESPACE = `test-${runId}`;
+process.env.EVENTS_EXCHANGE = `arxos.events.test-${runId}`;
 process.env.LOG_LEVEL ??= 'warn';
 
 export const TEST_RUN_ID = runId;
