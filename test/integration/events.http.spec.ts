@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { sleep, until } from '../helpers/wait';
 import type { ReadableStreamDefaultReader } from 'node:stream/web';
 import { QueryTypes } from 'sequelize';
 import { amqpUrl, config } from '../../shared/config';
@@ -8,16 +9,6 @@ import { testDb, testLogger, unique, type TestDb } from '../helpers/db';
 import { gatewayUrl, http, startNode, waitForAction, type Node } from '../helpers/platform';
 
 type Page = { data: DomainEvent[] };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Reads SSE frames from a stream until `enough` says stop; then drops the connection. */
 async function readSse(

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { sleep, until } from '../helpers/wait';
 import { randomUUID } from 'node:crypto';
 import { QueryTypes } from 'sequelize';
 import { amqpUrl, config } from '../../shared/config';
@@ -15,17 +16,6 @@ import {
 import { idempotent, MessageQueue, OutboxRelay } from '../../shared/messaging';
 import { testDb, testLogger, unique, type TestDb } from '../helpers/db';
 import { TcpProxy } from '../helpers/tcp-proxy';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('domain events: store, outbox, relay, message queue, consumers', function () {
   this.timeout(120_000);
