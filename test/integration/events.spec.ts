@@ -119,12 +119,14 @@ describe('domain events: store, outbox, relay, message queue, consumers', functi
       const seen: string[] = [];
       const follower = (async () => {
         for (;;) {
-          const batch = (await readEvents(sequelize, { after: cursor, limit: 1000 })).filter(Boolean);
+          // read whether the writers were done BEFORE reading: an empty read after that is the end
+          const finished = !writing;
+          const batch = await readEvents(sequelize, { after: cursor, limit: 1000 });
           for (const e of batch) {
             if (e.data.tag === tag) seen.push(e.id);
             cursor = e.position;
           }
-          if (!writing && batch.length === 0) return;
+          if (finished && batch.length === 0) return;
         }
       })();
       // 20 writers, each holding its transaction open a random while after appending, so commits
