@@ -173,11 +173,33 @@ export class RedisStore implements CacheStore {
     return value;
   }
 
+  /*
+   * A read-through cache races with writers: a reader misses, reads the old row, a writer commits and
+   * invalidates, then the reader stores the old row for a whole TTL. Every invalidation therefore
+   * bumps a generation counter (per key, and per key family for pattern clears); a miss notes the
+   * generations it saw, and its fill is stored only if they are unchanged, checked and written in one
+   * Lua call. A fill that lost the race is simply not cached.
+   */
+  private readonly misses = new Map<string, { gens: [string, string]; pending: number }>();
+
+  private static genKeys(key: string): [string, string] {
+    const colon = key.indexOf(':');
+    return [`gen:${key}`, `gen:${colon > 0 ? key.slice(0, colon) : key}`];
+  }
+
   async getMany(keys: string[]): Promise<unknown[]> {
     if (keys.length === 0 || !this.healthy()) return keys.map(() => undefined);
     try {
-      const raw = await this.client.mget(...keys);
-      return raw.map((r) => (r === null ? undefined : (JSON.parse(r) as unknown)));
+      const raw = await this.client.mget(...keys.flatMap((k) => [k, ...RedisStore.genKeys(k)]));
+      return keys.map((k, i) => {
+        const value = raw[i * 3];
+        if (value !== null && value !== undefined) return JSON.parse(value) as unknown;
+        const seen = this.misses.get(k);
+        // several misses of one key in flight: keep the oldest generations (the most cautious)
+        if (seen) seen.pending += 1;
+        else this.misses.set(k, { gens: [raw[i * 3 + 1] ?? '0', raw[i * 3 + 2] ?? '0'], pending: 1 });
+        return undefined;
+      });
     } catch (err) {
       this.events.error('get', err);
       return keys.map(() => undefined);
@@ -192,7 +214,27 @@ export class RedisStore implements CacheStore {
     if (entries.length === 0 || !this.healthy()) return;
     try {
       const pipeline = this.client.pipeline();
-      for (const [k, v] of entries) pipeline.set(k, JSON.stringify(v), 'EX', ttlS);
+      for (const [k, v] of entries) {
+        const miss = this.misses.get(k);
+        if (miss) {
+          miss.pending -= 1;
+          if (miss.pending <= 0) this.misses.delete(k);
+          const [gen, familyGen] = RedisStore.genKeys(k);
+          pipeline.eval(
+            SET_IF_GENERATIONS,
+            3,
+            k,
+            gen,
+            familyGen,
+            JSON.stringify(v),
+            ttlS,
+            miss.gens[0],
+            miss.gens[1],
+          );
+        } else {
+          pipeline.set(k, JSON.stringify(v), 'EX', ttlS);
+        }
+      }
       await pipeline.exec();
     } catch (err) {
       this.events.error('set', err);
@@ -202,7 +244,15 @@ export class RedisStore implements CacheStore {
   async del(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
     try {
-      await this.client.unlink(...keys);
+      const pipeline = this.client.pipeline();
+      for (const k of keys) {
+        const [gen] = RedisStore.genKeys(k);
+        pipeline.incr(gen).expire(gen, GENERATION_TTL_S);
+      }
+      pipeline.unlink(...keys);
+      const results = await pipeline.exec();
+      const failed = results?.find(([e]) => e !== null);
+      if (failed?.[0]) throw failed[0];
     } catch (err) {
       // an invalidation that did not happen: everything goes when Redis is back (events.reset)
       this.wasDown = true;
@@ -214,6 +264,8 @@ export class RedisStore implements CacheStore {
   async clear(pattern: string): Promise<number> {
     let removed = 0;
     try {
+      const [, familyGen] = RedisStore.genKeys(pattern);
+      await this.client.multi().incr(familyGen).expire(familyGen, GENERATION_TTL_S).exec();
       let cursor = '0';
       do {
         const [next, keys] = await this.client.scan(
@@ -237,6 +289,17 @@ export class RedisStore implements CacheStore {
     return removed;
   }
 }
+
+/** Outlives any read in flight (REQUEST_TIMEOUT_MS is seconds), so a lost race is always seen. */
+const GENERATION_TTL_S = 600;
+
+/** KEYS: entry, its generation, its family's generation. ARGV: value, ttl, the two generations seen at the miss. */
+const SET_IF_GENERATIONS = `
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] and (redis.call('GET', KEYS[3]) or '0') == ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0`;
 
 /** A short-lived in-process layer in front of Redis: hits without a network round trip. */
 export class LayeredStore implements CacheStore {
