@@ -107,6 +107,8 @@ const GatewayService: ServiceSchema = {
       },
       {
         path: API_BASE,
+        // authentication and authorization plug in here, as moleculer-web's `authentication` and
+        // `authorization` hooks of this route (an open issue); until then every route is open
         mappingPolicy: 'restrict',
         mergeParams: false,
         autoAliases: false,

@@ -16,6 +16,8 @@ import type { Log } from '../logging';
  * domain events travel here instead.
  */
 
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
 export interface PublishOptions {
   messageId?: string;
   headers?: Record<string, unknown>;
@@ -235,7 +237,7 @@ export class MessageQueue {
       await sub.handler({
         content: msg.content,
         routingKey,
-        messageId: typeof msg.properties.messageId === 'string' ? msg.properties.messageId : undefined,
+        messageId: text(msg.properties.messageId),
         headers,
         attempt,
       });
@@ -259,8 +261,8 @@ export class MessageQueue {
         if (!sub.opts.exclusive) {
           ch.sendToQueue(target, msg.content, {
             persistent: true,
-            messageId: msg.properties.messageId as string | undefined,
-            contentType: msg.properties.contentType as string | undefined,
+            messageId: text(msg.properties.messageId),
+            contentType: text(msg.properties.contentType),
             headers: {
               ...headers,
               'x-attempt': attempt + 1,
@@ -318,7 +320,7 @@ export class MessageQueue {
         content: msg.content,
         routingKey:
           typeof headers['x-routing-key'] === 'string' ? headers['x-routing-key'] : msg.fields.routingKey,
-        messageId: typeof msg.properties.messageId === 'string' ? msg.properties.messageId : undefined,
+        messageId: text(msg.properties.messageId),
         headers,
         attempt: typeof headers['x-attempt'] === 'number' ? headers['x-attempt'] : 1,
       };

@@ -97,7 +97,9 @@ export class OutboxRelay {
     while (this.running) {
       let sent = 0;
       try {
-        sent = this.mq.connected ? await this.relayBatch() : 0;
+        const result = this.mq.connected ? await this.relayBatch() : { sent: 0, failed: 0 };
+        sent = result.sent;
+        if (result.failed > 0) throw new Error(`${result.failed} events not confirmed by the broker`);
         backoff = 0;
       } catch (err) {
         this.failures += 1;
@@ -116,8 +118,11 @@ export class OutboxRelay {
     }
   }
 
-  /** One batch: take, publish in order per aggregate, wait for confirms, mark sent. */
-  async relayBatch(): Promise<number> {
+  /**
+   * One batch: take, publish in order per aggregate, wait for confirms, mark the confirmed ones sent
+   * and the refused ones for a later attempt, in one commit.
+   */
+  async relayBatch(): Promise<{ sent: number; failed: number }> {
     return this.sequelize.transaction(async (t) => {
       const rows = await this.sequelize.query<OutboxRow>(
         `WITH batch AS (
@@ -135,7 +140,7 @@ export class OutboxRelay {
          ORDER BY o.id`,
         { replacements: { limit: this.opts.batchSize ?? 200 }, type: QueryTypes.SELECT, transaction: t },
       );
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { sent: 0, failed: 0 };
       const sent: string[] = [];
       const failed = new Map<string, string>();
       const blocked = new Set<string>(); // aggregates with an earlier failure in this batch
@@ -174,8 +179,7 @@ export class OutboxRelay {
         );
       }
       this.published += sent.length;
-      if (failed.size > 0) throw new Error(`${failed.size} of ${rows.length} events not confirmed`);
-      return sent.length;
+      return { sent: sent.length, failed: failed.size };
     });
   }
 
