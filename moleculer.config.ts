@@ -1,5 +1,6 @@
 import { Errors, type BrokerErrorHandlerInfo, type BrokerOptions } from 'moleculer';
 import { amqpUrl, type Config } from './shared/config';
+import { rolesMiddleware } from './shared/auth';
 import { contextMiddleware } from './shared/context';
 import { isArxosError } from './shared/errors';
 import { moleculerLogger, type Logger } from './shared/logging';
@@ -54,7 +55,7 @@ export function brokerOptions(cfg: Config, logger: Logger, cacher?: ArxosCacher)
     cacher,
     metrics: false,
     tracing: false,
-    middlewares: [contextMiddleware],
+    middlewares: [contextMiddleware, rolesMiddleware],
     // unknown errors are logged with their stack here, once; the gateway shows the client no detail
     errorHandler(err: Error, info: BrokerErrorHandlerInfo) {
       if (!isArxosError(err) && !(err instanceof Errors.MoleculerError)) {

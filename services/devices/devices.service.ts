@@ -12,7 +12,8 @@ const DevicesService: ServiceSchema = {
   mixins: [
     dataService({
       resources: deviceResources,
-      expose: [{ resource: 'device', prefix: '' }],
+      // technicians change device fields (and, with the lifecycle, status) but do not create or delete
+      expose: [{ resource: 'device', prefix: '', roles: { update: ['admin', 'manager', 'technician'] } }],
       consumers: [
         {
           // Restoring the room does not re-attach its devices: they may have been placed elsewhere

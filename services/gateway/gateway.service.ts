@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Errors, type Context, type Service, type ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
+import { isRole, userOf, verifyAccessToken, type AuthUser, type Role } from '../../shared/auth';
+import { ArxosCacher } from '../../shared/cache';
 import { config } from '../../shared/config';
+import { forbidden, isArxosError, rateLimited, unauthorized } from '../../shared/errors';
 import { HEALTH_CONTENT_TYPE, httpStatusOf, processHealth, type HealthReport } from '../../shared/monitoring';
 import { toProblem } from './problem';
 import { streamEvents } from './sse';
@@ -23,7 +26,8 @@ const RESOURCES: RestResource[] = (() => {
     children: [{ path: '/floors', resource: floors, scopeField: 'buildingId' }],
   };
   const devices: RestResource = { path: '/devices', actions: 'devices.' };
-  return [buildings, floors, rooms, devices];
+  const users: RestResource = { path: '/users', actions: 'users.' };
+  return [buildings, floors, rooms, devices, users];
 })();
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -32,7 +36,12 @@ interface GatewayRequest extends IncomingMessage {
   $requestId?: string;
   $params?: HttpParams;
   $alias?: RestAlias;
+  $action?: { name?: string; roles?: readonly Role[] };
+  $ctx?: Context<unknown, Record<string, unknown>>;
 }
+
+/** The peer address; behind a proxy, configure it to pass the client's (not trusted from headers here). */
+const clientIp = (req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown';
 
 function sendProblem(this: Service, req: GatewayRequest, res: ServerResponse, err: unknown) {
   const requestId = req.$requestId ?? randomUUID();
@@ -70,6 +79,14 @@ function requestBasics(req: GatewayRequest, res: ServerResponse, next: (err?: un
     return;
   }
   next();
+}
+
+/** API rate limit per identity, counted in Redis so every gateway instance shares it. */
+async function rateLimit(svc: Service, identity: string, perMinute: number) {
+  const cacher = svc.broker.cacher;
+  if (!(cacher instanceof ArxosCacher)) return;
+  const { count, resetS } = await cacher.cache.hit(`api:${identity}`, 60);
+  if (count > perMinute) throw rateLimited(resetS);
 }
 
 function sendHealth(res: ServerResponse, report: HealthReport) {
@@ -113,13 +130,20 @@ const GatewayService: ServiceSchema = {
         mergeParams: false,
         autoAliases: false,
         bodyParsers: { json: { strict: true, limit: '1mb' }, urlencoded: false },
+        authentication: true,
+        authorization: true,
         aliases: {
+          'POST /auth/login': { action: 'users.login', shape: 'body', public: true },
+          'POST /auth/refresh': { action: 'users.refresh', shape: 'body', public: true },
+          'POST /auth/logout': { action: 'users.logout', shape: 'body', public: true, noContent: true },
+          'GET /me': { action: 'users.me', shape: 'none' },
           'GET /events': { action: 'events.list', shape: 'events' },
           // before the resources, so that `stream` is not taken for an id
           'GET /events/stream'(this: Service, req: GatewayRequest, res: ServerResponse) {
             const query = req.$params?.query ?? {};
-            streamEvents(req, res, { broker: this.broker, query, meta: { requestId: req.$requestId } }).catch(
-              (err: unknown) => sendProblem.call(this, req, res, err),
+            const meta = { requestId: req.$requestId, user: req.$ctx?.meta.user };
+            streamEvents(req, res, { broker: this.broker, query, meta }).catch((err: unknown) =>
+              sendProblem.call(this, req, res, err),
             );
           },
           ...Object.fromEntries(
@@ -135,7 +159,9 @@ const GatewayService: ServiceSchema = {
           alias: RestAlias,
         ) {
           ctx.meta.requestId = req.$requestId;
+          if (!alias.shape) return; // a function alias (the SSE stream) reads the request itself
           const shaped = shapeParams(alias, req.$params ?? {}, req);
+          if (alias.action === 'users.login') shaped.clientIp = clientIp(req);
           if (alias.parentGet && typeof shaped.scope === 'object') {
             // a nested path under a parent that does not exist is a 404, not an empty list
             await ctx.call(alias.parentGet, { id: req.$params?.params?.id });
@@ -158,7 +184,7 @@ const GatewayService: ServiceSchema = {
             ctx.meta.$statusCode = 201;
             ctx.meta.$location = `${alias.location}/${String(entity.id)}`;
           }
-          if (alias?.shape === 'remove') {
+          if (alias?.shape === 'remove' || alias?.noContent) {
             ctx.meta.$statusCode = 204;
             ctx.meta.$responseHeaders = headers;
             return null;
@@ -180,7 +206,65 @@ const GatewayService: ServiceSchema = {
       sendProblem.call(this, req, res, err);
     },
   },
+  methods: {
+    /**
+     * Every API route but login/refresh/logout needs a valid access token of an active user. The user
+     * is read on every request (cached, and dropped from the cache when it changes), so a disabled
+     * user or a changed role takes effect at once, not at the token's expiry.
+     */
+    async authenticate(
+      this: Service,
+      ctx: Context<unknown, Record<string, unknown>>,
+      _route: unknown,
+      req: GatewayRequest,
+      _res: ServerResponse,
+      alias: RestAlias,
+    ): Promise<AuthUser | null> {
+      const cfg = config().auth;
+      if (alias.public) {
+        await rateLimit(this, `ip:${clientIp(req)}`, cfg.rateLimitPerMinute);
+        return null;
+      }
+      const header = req.headers.authorization;
+      const token =
+        typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header)?.[1] : undefined;
+      if (!token) throw unauthorized('Send an access token: Authorization: Bearer <token>');
+      const { sub } = verifyAccessToken(token, cfg);
+      const row = await ctx
+        .call<Record<string, unknown>, { id: string }>('users.get', { id: sub })
+        .catch((err: unknown) => {
+          if (isArxosError(err) && (err.type === 'NOT_FOUND' || err.type === 'VALIDATION_FAILED'))
+            throw unauthorized('The user no longer exists');
+          throw err;
+        });
+      if (row.status !== 'active' || !isRole(row.role) || typeof row.id !== 'string')
+        throw unauthorized('The account is disabled');
+      const user: AuthUser = {
+        id: row.id,
+        role: row.role,
+        email: typeof row.email === 'string' ? row.email : '',
+      };
+      await rateLimit(this, `user:${user.id}`, cfg.rateLimitPerMinute);
+      return user;
+    },
+    /** The roles the called action declares (the same declaration its service enforces). */
+    authorize(
+      this: Service,
+      ctx: Context<unknown, Record<string, unknown>>,
+      _route: unknown,
+      req: GatewayRequest,
+    ) {
+      const roles = req.$action?.roles;
+      const user = userOf(ctx);
+      if (roles && user && !roles.includes(user.role)) throw forbidden(`${user.role} may not do this`);
+    },
+  },
   started(this: Service) {
+    if (config().auth.devSecret) {
+      this.logger.warn(
+        'JWT_SECRET is not set: tokens are signed with the development key (never do this in production)',
+      );
+    }
     processHealth().register('broker:connected', () => {
       const transit = this.broker.transit;
       return transit && !transit.connected

@@ -126,6 +126,7 @@ export function toProblem(err: unknown, requestId: string): ProblemResponse {
     if (err.code >= 400 && err.code < 500) {
       const headers: Record<string, string> = {};
       if (err.type === 'RATE_LIMITED') headers['Retry-After'] = String(err.data?.retryAfter ?? 60);
+      if (err.type === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
       return make(err.code, err.type, err.message, fieldErrorsOf(err.data), headers);
     }
   }

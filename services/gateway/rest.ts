@@ -7,7 +7,8 @@ import { fieldError, preconditionFailed, validationFailed } from '../../shared/e
  * envelope the mixin's actions take ({ id, data, query, scope, expectedVersion, cascade }).
  */
 
-export type Shape = 'list' | 'create' | 'get' | 'update' | 'remove' | 'restore' | 'history' | 'events';
+export type Shape =
+  'list' | 'create' | 'get' | 'update' | 'remove' | 'restore' | 'history' | 'events' | 'body' | 'none';
 
 export interface RestAlias {
   method: string;
@@ -20,6 +21,10 @@ export interface RestAlias {
   parentGet?: string;
   /** where a created entity lives: `${location}/${id}` */
   location?: string;
+  /** answers without a signed-in user (login, refresh, logout) */
+  public?: boolean;
+  /** answers 204 with no body */
+  noContent?: boolean;
 }
 
 export interface RestResource {
@@ -135,5 +140,12 @@ export function shapeParams(
       return { id, query };
     case 'events':
       return { query };
+    case 'body':
+      refuseQuery(query, []);
+      if (!isRecord(body)) throw fieldError('body', 'must be a JSON object');
+      return body;
+    case 'none':
+      refuseQuery(query, []);
+      return {};
   }
 }

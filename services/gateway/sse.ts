@@ -58,8 +58,15 @@ export async function streamEvents(
 
   const write = async (chunk: string) => {
     lastWrite = Date.now();
-    if (!res.write(chunk))
-      await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+    if (res.write(chunk)) return;
+    // back-pressure: wait for the socket to drain (or go away) before writing more
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done).off('close', done);
+        resolve();
+      };
+      res.on('drain', done).on('close', done);
+    });
   };
 
   while (open) {

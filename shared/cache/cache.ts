@@ -140,6 +140,41 @@ export class Cache {
     return this.store.healthy();
   }
 
+  private readonly localCounters = new Map<string, { count: number; until: number }>();
+
+  /**
+   * Counts one hit of `key` in a fixed window of `windowS` (rate limits, login throttling), shared by
+   * every instance through Redis. Without Redis (strategy memory/off, or Redis down) it counts in this
+   * process only, so a limit still holds per instance.
+   */
+  async hit(key: string, windowS: number): Promise<{ count: number; resetS: number }> {
+    const store = this.store instanceof LayeredStore ? this.store.l2 : this.store;
+    const shared = store instanceof RedisStore ? await store.hit(`rl:${key}`, windowS) : undefined;
+    if (shared) return shared;
+    const now = Date.now();
+    const c = this.localCounters.get(key);
+    const entry =
+      c && c.until > now ? { count: c.count + 1, until: c.until } : { count: 1, until: now + windowS * 1000 };
+    this.localCounters.set(key, entry);
+    if (this.localCounters.size > 100_000) this.localCounters.clear();
+    return { count: entry.count, resetS: Math.ceil((entry.until - now) / 1000) };
+  }
+
+  /** The count of `key` in its current window without counting a hit (undefined: none, or unknown). */
+  async peekHits(key: string): Promise<{ count: number; resetS: number } | undefined> {
+    const store = this.store instanceof LayeredStore ? this.store.l2 : this.store;
+    if (store instanceof RedisStore) return store.peek(`rl:${key}`);
+    const c = this.localCounters.get(key);
+    const now = Date.now();
+    return c && c.until > now ? { count: c.count, resetS: Math.ceil((c.until - now) / 1000) } : undefined;
+  }
+
+  async resetHits(key: string): Promise<void> {
+    this.localCounters.delete(key);
+    const store = this.store instanceof LayeredStore ? this.store.l2 : this.store;
+    if (store instanceof RedisStore) await store.del([`rl:${key}`]);
+  }
+
   stats(): CacheStats {
     const reads = this.counts.hits + this.counts.misses;
     return {

@@ -260,6 +260,33 @@ export class RedisStore implements CacheStore {
     }
   }
 
+  /** Counts a hit in a fixed window; undefined when Redis cannot answer (the caller decides). */
+  async hit(key: string, windowS: number): Promise<{ count: number; resetS: number } | undefined> {
+    if (!this.healthy()) return undefined;
+    try {
+      const results = await this.client.multi().incr(key).expire(key, windowS, 'NX').ttl(key).exec();
+      const count = Number(results?.[0]?.[1]);
+      const ttl = Number(results?.[2]?.[1]);
+      return Number.isFinite(count) ? { count, resetS: ttl > 0 ? ttl : windowS } : undefined;
+    } catch (err) {
+      this.events.error('get', err);
+      return undefined;
+    }
+  }
+
+  async peek(key: string): Promise<{ count: number; resetS: number } | undefined> {
+    if (!this.healthy()) return undefined;
+    try {
+      const results = await this.client.multi().get(key).ttl(key).exec();
+      const count = results?.[0]?.[1];
+      const ttl = Number(results?.[1]?.[1]);
+      return typeof count === 'string' ? { count: Number(count), resetS: Math.max(1, ttl) } : undefined;
+    } catch (err) {
+      this.events.error('get', err);
+      return undefined;
+    }
+  }
+
   /** SCAN + UNLINK in batches: never KEYS, which blocks Redis on a large keyspace. */
   async clear(pattern: string): Promise<number> {
     let removed = 0;
@@ -307,7 +334,7 @@ export class LayeredStore implements CacheStore {
 
   constructor(
     private readonly l1: MemoryStore,
-    private readonly l2: RedisStore,
+    readonly l2: RedisStore,
     private readonly l1TtlS: number,
   ) {}
 

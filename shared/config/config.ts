@@ -28,7 +28,26 @@ export interface Config {
     memoryMaxEntries: number;
   };
   pgInstall: 'auto' | 'never';
+  auth: {
+    jwtSecret: string;
+    issuer: string;
+    audience: string;
+    accessTtlS: number;
+    refreshTtlS: number;
+    loginMaxFailures: number;
+    loginMaxFailuresPerIp: number;
+    loginWindowS: number;
+    rateLimitPerMinute: number;
+    passwordMinLength: number;
+    adminEmail: string;
+    adminPassword: string;
+    /** true when JWT_SECRET was not set and the development key is in use */
+    devSecret: boolean;
+  };
 }
+
+/** Used only outside production when JWT_SECRET is unset, so `npm start` works on a fresh machine. */
+const DEV_JWT_SECRET = 'arxos-development-only-secret-do-not-use-in-production';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -137,7 +156,33 @@ export function parseConfig(env: Env): Config {
       memoryMaxEntries: int('CACHE_MEMORY_MAX_ENTRIES'),
     },
     pgInstall: oneOf('PGINSTALL', VARS.PGINSTALL.values),
+    auth: {
+      jwtSecret: str('JWT_SECRET'),
+      issuer: str('JWT_ISSUER'),
+      audience: str('JWT_AUDIENCE'),
+      accessTtlS: int('ACCESS_TOKEN_TTL_S'),
+      refreshTtlS: int('REFRESH_TOKEN_TTL_S'),
+      loginMaxFailures: int('LOGIN_MAX_FAILURES'),
+      loginMaxFailuresPerIp: int('LOGIN_MAX_FAILURES_PER_IP'),
+      loginWindowS: int('LOGIN_WINDOW_S'),
+      rateLimitPerMinute: int('RATE_LIMIT_PER_MINUTE'),
+      passwordMinLength: int('PASSWORD_MIN_LENGTH'),
+      adminEmail: str('ARXOS_ADMIN_EMAIL'),
+      adminPassword: raw('ARXOS_ADMIN_PASSWORD'),
+      devSecret: false,
+    },
   };
+  if (config.auth.jwtSecret === '') {
+    if (config.env === 'production')
+      problems.push('JWT_SECRET: must be set in production (32 characters or more)');
+    config.auth.jwtSecret = DEV_JWT_SECRET;
+    config.auth.devSecret = true;
+  } else if (config.auth.jwtSecret.length < 32) {
+    problems.push('JWT_SECRET=(hidden): must be at least 32 characters');
+  }
+  if (config.auth.adminEmail !== '' && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(config.auth.adminEmail)) {
+    problems.push(`ARXOS_ADMIN_EMAIL=${JSON.stringify(config.auth.adminEmail)}: must be an email address`);
+  }
   if (config.db.pool.min > config.db.pool.max) {
     problems.push(`DB_POOL_MIN=${config.db.pool.min}: must not exceed DB_POOL_MAX=${config.db.pool.max}`);
   }

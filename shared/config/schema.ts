@@ -17,7 +17,7 @@ export interface VarSpec {
 }
 
 /** The services this code base has; `SERVICES` picks among them. */
-export const SERVICE_NAMES = ['gateway', 'buildings', 'devices', 'events'] as const;
+export const SERVICE_NAMES = ['gateway', 'users', 'buildings', 'devices', 'events'] as const;
 
 export const VARS = {
   NODE_ENV: {
@@ -136,6 +136,58 @@ export const VARS = {
     default: '250',
     min: 10,
     doc: 'A Redis command with no answer after this long counts as a cache miss, so Redis down never stalls a read.',
+  },
+  JWT_SECRET: {
+    type: 'string',
+    default: '',
+    doc: 'HMAC key (HS256) signing access tokens, at least 32 characters; the same on every node. Required when NODE_ENV=production; elsewhere a fixed development key is used, with a warning.',
+    secret: true,
+  },
+  JWT_ISSUER: { type: 'string', default: 'arxos', doc: 'The `iss` of access tokens (checked).' },
+  JWT_AUDIENCE: { type: 'string', default: 'arxos-api', doc: 'The `aud` of access tokens (checked).' },
+  ACCESS_TOKEN_TTL_S: {
+    type: 'int',
+    default: '900',
+    min: 30,
+    max: 86400,
+    doc: 'Access token lifetime. Logging out or being disabled stops refreshes at once; a disabled user is refused at once too.',
+  },
+  REFRESH_TOKEN_TTL_S: {
+    type: 'int',
+    default: '2592000',
+    min: 60,
+    doc: 'Refresh token lifetime (rotated on every use).',
+  },
+  LOGIN_MAX_FAILURES: {
+    type: 'int',
+    default: '5',
+    min: 1,
+    doc: 'Failed logins for one account within LOGIN_WINDOW_S before it is throttled (429).',
+  },
+  LOGIN_MAX_FAILURES_PER_IP: {
+    type: 'int',
+    default: '20',
+    min: 1,
+    doc: 'Failed logins from one client address within LOGIN_WINDOW_S before it is throttled (429).',
+  },
+  LOGIN_WINDOW_S: { type: 'int', default: '900', min: 1, doc: 'The window failed logins are counted in.' },
+  RATE_LIMIT_PER_MINUTE: {
+    type: 'int',
+    default: '1200',
+    min: 1,
+    doc: 'Requests per minute one identity (user, or client address before login) may make; shared by every gateway through Redis.',
+  },
+  PASSWORD_MIN_LENGTH: { type: 'int', default: '12', min: 8, max: 128, doc: 'Shortest password accepted.' },
+  ARXOS_ADMIN_EMAIL: {
+    type: 'string',
+    default: '',
+    doc: 'On first start with no users, an admin is created with this email (and ARXOS_ADMIN_PASSWORD).',
+  },
+  ARXOS_ADMIN_PASSWORD: {
+    type: 'string',
+    default: '',
+    doc: 'Password of that first admin (at least PASSWORD_MIN_LENGTH characters). Change it after the first login.',
+    secret: true,
   },
   PGINSTALL: {
     type: 'enum',

@@ -8,6 +8,8 @@ export interface RequestContext {
   requestId: string;
   /** id of the event (or request) that caused this work */
   causationId?: string;
+  /** the signed-in user's role; absent for system work */
+  role?: string;
 }
 
 export const SYSTEM_ACTOR = 'system';
@@ -30,7 +32,7 @@ export function runInContext<T>(context: RequestContext, fn: () => T): T {
 /** The part of Moleculer's `ctx.meta` that carries the request context between nodes. */
 export interface ContextMeta {
   requestId?: string;
-  user?: { id: string };
+  user?: { id: string; role?: string };
   causationId?: string;
 }
 
@@ -39,7 +41,9 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function contextFromMeta(meta: unknown, fallbackRequestId: string): RequestContext {
   const m = isRecord(meta) ? meta : {};
   const user = isRecord(m.user) && typeof m.user.id === 'string' ? m.user.id : undefined;
+  const role = isRecord(m.user) && typeof m.user.role === 'string' ? m.user.role : undefined;
   return {
+    role,
     actor: user ?? SYSTEM_ACTOR,
     requestId: typeof m.requestId === 'string' && m.requestId ? m.requestId : fallbackRequestId,
     causationId: typeof m.causationId === 'string' ? m.causationId : undefined,

@@ -68,7 +68,7 @@ const INTERNAL = new Set(['deletionBatchId']);
 export function toOutput(resource: Resource, row: Attrs): Attrs {
   const out: Attrs = {};
   for (const [key, spec] of Object.entries(fieldsOf(resource))) {
-    if (spec.hidden || INTERNAL.has(key)) continue;
+    if (spec.hidden || spec.writeOnly || INTERNAL.has(key)) continue;
     const value = row[key];
     if ((key === 'deletedAt' || key === 'deletedBy') && value == null) continue;
     out[key] =

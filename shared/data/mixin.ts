@@ -1,7 +1,8 @@
 import type { Context, Service, ServiceSchema } from 'moleculer';
 import { amqpUrl, config } from '../config';
 import { createDatabase, defineModels, type Database, type Models } from '../db';
-import { fieldError } from '../errors';
+import { MANAGERS, userOf, type Role } from '../auth';
+import { fieldError, forbidden } from '../errors';
 import { processHealth } from '../monitoring';
 import { ArxosCacher, type Invalidation } from '../cache';
 import type { Transaction } from '../db';
@@ -10,6 +11,8 @@ import { idempotent, MessageQueue, OutboxRelay } from '../messaging';
 import { createDataAccess, type DataAccess } from './crud';
 import type { QueryInput } from './query';
 import type { Resource } from './resource';
+
+type WriteAction = 'create' | 'update' | 'remove' | 'restore';
 
 export interface ConsumerContext {
   transaction: Transaction;
@@ -30,8 +33,11 @@ export interface ConsumerSpec {
 export interface DataServiceOptions {
   /** the resources this service owns, built on the shared models */
   resources: (models: Models) => Record<string, Resource>;
-  /** which resources get CRUD actions, and under which action-name prefix ('' or 'floors.') */
-  expose: { resource: string; prefix: string }[];
+  /**
+   * Which resources get CRUD actions, under which action-name prefix ('' or 'floors.'), and who may
+   * write them (API.md "Auth"; default managers and admins). Reads are open to every signed-in role.
+   */
+  expose: { resource: string; prefix: string; roles?: Partial<Record<WriteAction, readonly Role[]>> }[];
   consumers?: ConsumerSpec[];
 }
 
@@ -84,9 +90,12 @@ interface HistoryParams extends IdParams {
  */
 export function dataService(options: DataServiceOptions): Partial<ServiceSchema> {
   const actions: NonNullable<ServiceSchema['actions']> = {};
-  for (const { resource, prefix } of options.expose) {
+  for (const { resource, prefix, roles: declared } of options.expose) {
     const data = (svc: Service) => dataOf(svc).data;
+    // enforced by rolesMiddleware wherever the action runs, and by the gateway before it calls
+    const roles = (action: WriteAction) => declared?.[action] ?? MANAGERS;
     actions[`${prefix}create`] = {
+      roles: roles('create'),
       params: { data: { type: 'object' } },
       handler(this: Service, ctx: Context<CreateParams>) {
         return data(this).create(resource, ctx.params.data);
@@ -104,6 +113,11 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       cache: { keys: ['query', 'scope'] },
       handler(this: Service, ctx: Context<ListParams>) {
         const scope = ctx.params.scope ?? {};
+        const deleted = ctx.params.query?.deleted;
+        const user = userOf(ctx);
+        if (deleted !== undefined && user && !MANAGERS.includes(user.role)) {
+          throw forbidden('only managers and admins may list deleted entries');
+        }
         const r = data(this).resource(resource);
         for (const [key, value] of Object.entries(scope)) {
           if (!r.fields[key]?.filter || typeof value !== 'string')
@@ -113,6 +127,7 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       },
     };
     actions[`${prefix}update`] = {
+      roles: roles('update'),
       params: {
         id: { type: 'string' },
         data: { type: 'object' },
@@ -125,6 +140,7 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       },
     };
     actions[`${prefix}remove`] = {
+      roles: roles('remove'),
       params: {
         id: { type: 'string' },
         cascade: { type: 'boolean', optional: true },
@@ -136,6 +152,7 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       },
     };
     actions[`${prefix}restore`] = {
+      roles: roles('restore'),
       params: { id: { type: 'string' } },
       handler(this: Service, ctx: Context<IdParams>) {
         return data(this).restore(resource, ctx.params.id);

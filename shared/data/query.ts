@@ -153,7 +153,7 @@ export function parseListQuery(resource: Resource, query: QueryInput): ListSpec 
     const field = sep > 0 ? param.slice(0, sep) : param;
     const opText = sep > 0 ? param.slice(sep + 2) : 'eq';
     const spec = fields[field];
-    if (!spec || !spec.filter || spec.hidden || !FILTERABLE_TYPES.has(spec.type)) {
+    if (!spec || !spec.filter || spec.hidden || spec.writeOnly || !FILTERABLE_TYPES.has(spec.type)) {
       errors.push({ field: param, message: `unknown filter field '${field}'` });
       continue;
     }

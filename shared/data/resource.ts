@@ -41,6 +41,8 @@ export interface FieldSpec {
   sort?: boolean;
   /** never in a response (e.g. a password hash) */
   hidden?: boolean;
+  /** accepted in a body, never stored as is nor shown (e.g. a password, hashed by `prepare`) */
+  writeOnly?: boolean;
 }
 
 export interface UniqueRule {

@@ -7,9 +7,10 @@ import { ServiceBroker } from 'moleculer';
 import { brokerOptions } from '../../moleculer.config';
 import { ArxosCacher, Cache } from '../../shared/cache';
 import { config, type Config } from '../../shared/config';
+import { createLogger } from '../../shared/logging';
 import { SERVICES } from '../../services';
 import { testDb, testLogger } from './db';
-import { atEndOfRun } from './root-hooks';
+import { atEndOfRun, TEST_ADMIN } from './root-hooks';
 
 /*
  * Real platform nodes inside the test process: each a ServiceBroker of its own, talking to the others
@@ -26,11 +27,16 @@ export interface Node {
 export async function startNode(
   services: (keyof typeof SERVICES)[],
   overrides: Partial<Config> = {},
+  /** where the node's log lines go (a test that reads them), at debug level */
+  logStream?: NodeJS.WritableStream,
 ): Promise<Node> {
   await testDb(); // the run's database exists and is migrated
   const cfg: Config = { ...config(), ...overrides, nodeID: `test-node-${process.pid}-${(nodeCount += 1)}` };
-  const cache = new Cache(cfg, testLogger());
-  const broker = new ServiceBroker(brokerOptions(cfg, testLogger(), new ArxosCacher(cache)));
+  const logger = logStream ? createLogger({ level: 'debug', stream: logStream }) : testLogger();
+  const cache = new Cache(cfg, logger);
+  const broker = new ServiceBroker(
+    brokerOptions(logStream ? { ...cfg, logLevel: 'debug' } : cfg, logger, new ArxosCacher(cache)),
+  );
   for (const name of services) {
     const schema = await SERVICES[name]();
     // the gateway listens on a free port in tests
@@ -88,6 +94,30 @@ export interface HttpResult<T = Record<string, unknown>> {
   body: T;
 }
 
+let defaultToken: string | undefined;
+
+/** Requests made without an Authorization header of their own carry this token (undefined: none). */
+export function useToken(token: string | undefined): void {
+  defaultToken = token;
+}
+
+/** Logs in through the API and returns the answer's access token. */
+export async function login(
+  api: string,
+  email = TEST_ADMIN.email,
+  password = TEST_ADMIN.password,
+): Promise<string> {
+  const res = await http<{ accessToken: string }>(
+    'POST',
+    `${api}/auth/login`,
+    { email, password },
+    { authorization: '' },
+  );
+  if (res.status !== 200)
+    throw new Error(`login of ${email} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.accessToken;
+}
+
 /** A JSON request as a client sends it. */
 export async function http<T = Record<string, unknown>>(
   method: string,
@@ -95,9 +125,16 @@ export async function http<T = Record<string, unknown>>(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<HttpResult<T>> {
+  const auth =
+    'authorization' in headers ? headers.authorization : defaultToken ? `Bearer ${defaultToken}` : '';
+  const { authorization: _given, ...rest } = headers;
   const res = await fetch(url, {
     method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(auth ? { authorization: auth } : {}),
+      ...rest,
+    },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();

@@ -14,6 +14,10 @@ process.env.REDIS_KEY_PREFIX = `arxos:test:${runId}:`;
 process.env.NAMESPACE = `test-${runId}`;
 process.env.EVENTS_EXCHANGE = `arxos.events.test-${runId}`;
 process.env.LOG_LEVEL ??= 'warn';
+export const TEST_ADMIN = { email: `admin-${runId}@example.com`, password: 'correct horse battery staple' };
+process.env.ARXOS_ADMIN_EMAIL = TEST_ADMIN.email;
+process.env.ARXOS_ADMIN_PASSWORD = TEST_ADMIN.password;
+process.env.JWT_SECRET = `test-secret-${runId}-${'x'.repeat(32)}`;
 
 export const TEST_RUN_ID = runId;
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { QueryTypes } from 'sequelize';
 import { testDb, unique, type TestDb } from '../helpers/db';
-import { gatewayUrl, http, startNode, waitForAction, type Node } from '../helpers/platform';
+import { gatewayUrl, http, login, startNode, useToken, waitForAction, type Node } from '../helpers/platform';
 
 type Problem = {
   type: string;
@@ -37,22 +37,27 @@ describe('buildings, floors and rooms over HTTP → gateway → RabbitMQ → bui
   let gateway: Node;
   let nodeA: Node;
   let nodeB: Node;
+  let users: Node;
   let api: string;
   let db: TestDb;
 
   before(async function () {
     db = await testDb();
     // three brokers, as three processes would be: the gateway, and two instances of buildings
-    [gateway, nodeA, nodeB] = await Promise.all([
+    [gateway, nodeA, nodeB, users] = await Promise.all([
       startNode(['gateway']),
       startNode(['buildings']),
       startNode(['buildings']),
+      startNode(['users']),
     ]);
     await waitForAction(gateway.broker, 'buildings.get', 2);
+    await waitForAction(gateway.broker, 'users.login');
     api = gatewayUrl(gateway);
+    useToken(await login(api));
   });
   after(async function () {
-    await Promise.all([gateway, nodeA, nodeB].map((n) => n?.broker.stop()));
+    useToken(undefined);
+    await Promise.all([gateway, nodeA, nodeB, users].map((n) => n?.broker.stop()));
   });
 
   const createBuilding = async (extra: Record<string, unknown> = {}) => {

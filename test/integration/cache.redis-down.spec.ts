@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { config } from '../../shared/config';
 import { unique } from '../helpers/db';
-import { gatewayUrl, http, startNode, waitForAction, type Node } from '../helpers/platform';
+import { gatewayUrl, http, login, startNode, useToken, waitForAction, type Node } from '../helpers/platform';
 import { TcpProxy } from '../helpers/tcp-proxy';
 
 /*
@@ -21,13 +21,15 @@ describe('reads with Redis gone', function () {
     proxy = await new TcpProxy(real.hostname, Number(real.port || 6379)).start();
     const redis = { ...config().redis, url: `redis://127.0.0.1:${proxy.port}` };
     [gateway, buildings] = await Promise.all([
-      startNode(['gateway'], { redis }),
+      startNode(['gateway', 'users'], { redis }),
       startNode(['buildings'], { redis }),
     ]);
     await waitForAction(gateway.broker, 'buildings.get');
     api = gatewayUrl(gateway);
+    useToken(await login(api));
   });
   after(async function () {
+    useToken(undefined);
     await Promise.all([gateway?.broker.stop(), buildings?.broker.stop()]);
     await proxy.stop();
   });

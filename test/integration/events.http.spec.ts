@@ -6,7 +6,7 @@ import { amqpUrl, config } from '../../shared/config';
 import type { DomainEvent } from '../../shared/events';
 import { MessageQueue } from '../../shared/messaging';
 import { testDb, testLogger, unique, type TestDb } from '../helpers/db';
-import { gatewayUrl, http, startNode, waitForAction, type Node } from '../helpers/platform';
+import { gatewayUrl, http, login, startNode, useToken, waitForAction, type Node } from '../helpers/platform';
 
 type Page = { data: DomainEvent[] };
 
@@ -54,6 +54,7 @@ describe('events over HTTP and across services', function () {
   let gateway: Node;
   let api: string;
   let db: TestDb;
+  let token: string;
 
   before(async function () {
     db = await testDb();
@@ -62,14 +63,20 @@ describe('events over HTTP and across services', function () {
       startNode(['buildings']),
       startNode(['devices']),
       startNode(['events']),
+      startNode(['users']),
     ]);
     gateway = nodes[0] as Node;
     await Promise.all(
-      ['buildings.get', 'devices.get', 'events.list'].map((a) => waitForAction(gateway.broker, a)),
+      ['buildings.get', 'devices.get', 'events.list', 'users.login'].map((a) =>
+        waitForAction(gateway.broker, a),
+      ),
     );
     api = gatewayUrl(gateway);
+    token = await login(api);
+    useToken(token);
   });
   after(async function () {
+    useToken(undefined);
     await Promise.all(nodes.map((n) => n.broker.stop()));
   });
 
@@ -111,7 +118,8 @@ describe('events over HTTP and across services', function () {
   it('streams events as SSE and resumes with Last-Event-ID with exactly the missed events', async function () {
     const tag = unique('sse');
     const first = await http('POST', `${api}/buildings`, { name: 'S1', code: `${tag}-1` });
-    const seen = await readSse(`${api}/events/stream?type=building.created`, {}, (evs) =>
+    const auth = { authorization: `Bearer ${token}` };
+    const seen = await readSse(`${api}/events/stream?type=building.created`, auth, (evs) =>
       evs.some((e) => e.data.aggregateId === first.body.id),
     );
     const lastId = seen[seen.length - 1]?.id ?? '0';
@@ -124,7 +132,7 @@ describe('events over HTTP and across services', function () {
       missed.push((await http('POST', `${api}/buildings`, { name: `S${n}`, code: `${tag}-${n}` })).body.id);
     const resumed = await readSse(
       `${api}/events/stream?type=building.created`,
-      { 'Last-Event-ID': lastId },
+      { ...auth, 'Last-Event-ID': lastId },
       (evs) => evs.length >= 3,
     );
     expect(resumed.slice(0, 3).map((e) => e.data.aggregateId)).to.deep.equal(missed);

@@ -19,7 +19,7 @@ describe('configuration', function () {
     expect(cfg.http.port).to.equal(3000);
     expect(cfg.db.url).to.equal('postgres://postgres@127.0.0.1:5432/arxos');
     expect(cfg.db.pool).to.deep.equal({ max: 10, min: 0, acquireMs: 5000, idleMs: 10000 });
-    expect(cfg.services).to.deep.equal(['gateway', 'buildings', 'devices', 'events']);
+    expect(cfg.services).to.deep.equal(['gateway', 'users', 'buildings', 'devices', 'events']);
     expect(cfg.amqp.prefetch).to.equal(100);
     expect(cfg.cache.strategy).to.equal('redis');
     expect(cfg.namespace).to.equal('arxos');
@@ -60,6 +60,15 @@ describe('configuration', function () {
     expect(problems).to.have.length(1);
     expect(problems[0]).to.match(/^DATABASE_URL=\(hidden\)/);
     expect(problems[0]).to.not.include('hunter2');
+  });
+
+  it('requires a JWT secret of 32+ characters in production, and uses a marked development key elsewhere', function () {
+    expect(problemsOf({ NODE_ENV: 'production' }).some((p) => p.startsWith('JWT_SECRET'))).to.equal(true);
+    expect(problemsOf({ JWT_SECRET: 'short' })[0]).to.match(/^JWT_SECRET=\(hidden\)/);
+    const dev = parseConfig({});
+    expect(dev.auth.devSecret).to.equal(true);
+    const prod = parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(40) });
+    expect(prod.auth).to.include({ devSecret: false, jwtSecret: 'p'.repeat(40) });
   });
 
   it('refuses a pool minimum above its maximum', function () {

@@ -1,0 +1,12 @@
+export {
+  ROLES,
+  isRole,
+  hashPassword,
+  verifyPassword,
+  signAccessToken,
+  verifyAccessToken,
+  newRefreshToken,
+  hashRefreshToken,
+} from './tokens';
+export type { Role, AuthUser } from './tokens';
+export { ALL_ROLES, MANAGERS, ADMINS, userOf, rolesMiddleware } from './roles';
