@@ -14,7 +14,7 @@ export function brokerOptions(cfg: Config, logger: Logger, cacher?: ArxosCacher)
   return {
     namespace: cfg.namespace,
     nodeID: cfg.nodeID,
-    logger: moleculerLogger(logger),
+    logger: moleculerLogger(logger, cfg.logLevel),
     logLevel: cfg.logLevel,
     transporter: {
       type: 'AMQP',

@@ -6,8 +6,9 @@
  *
  * P1  RPC over RabbitMQ, concurrency 1 and 50: raw amqplib request/reply echo (the ceiling) vs the
  *     Moleculer transporter as Arxos configures it (and, briefly, with Moleculer's defaults).
- * P2  GET /api/v1/buildings/{id} through the gateway → RabbitMQ → buildings service, cache hit and
- *     cache miss, vs a bare Node http + pg server doing the same primary-key read.
+ * P2  GET /api/v1/buildings/{id} with a valid token through the gateway → RabbitMQ → buildings
+ *     service, cache hit and cache miss, vs a bare Node http + pg server doing the same primary-key
+ *     read (no authentication: the baseline is the bare read).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -126,12 +127,13 @@ async function rawAmqpClient(url: string, queue: string) {
   };
 }
 
-async function http(url: string, connections: number, paths: string[]) {
+async function http(url: string, connections: number, paths: string[], token?: string) {
   let i = 0;
   const result = await autocannon({
     url,
     connections,
     duration: DURATION_S,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
     requests: [
       {
         method: 'GET',
@@ -154,6 +156,11 @@ async function main() {
     REDIS_KEY_PREFIX: `arxos:bench:${runId}:`,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    ARXOS_ADMIN_EMAIL: `bench-${runId}@example.com`,
+    ARXOS_ADMIN_PASSWORD: `bench password ${runId}`,
+    // the limit is checked on every request (one Redis INCR), high enough not to refuse the load
+    RATE_LIMIT_PER_MINUTE: '1000000000',
   };
   const cfg: Config = parseConfig({ ...process.env, ...env });
   const figures: Figure[] = [];
@@ -232,31 +239,51 @@ async function main() {
     const off = { ...env, PORT: port(1), CACHE_STRATEGY: 'off', NAMESPACE: `bench-nocache-${runId}` };
     await Promise.all([
       spawnNode('../scripts/run-service.ts', { ...on, SERVICES: 'gateway' }),
+      spawnNode('../scripts/run-service.ts', { ...on, SERVICES: 'users' }),
+      spawnNode('../scripts/run-service.ts', { ...off, SERVICES: 'users' }),
       spawnNode('../scripts/run-service.ts', { ...on, SERVICES: 'buildings' }),
       spawnNode('../scripts/run-service.ts', { ...off, SERVICES: 'gateway' }),
       spawnNode('../scripts/run-service.ts', { ...off, SERVICES: 'buildings' }),
       spawnNode('nodes/bare-http.ts', { ...env, PORT: port(2) }),
     ]);
     // the gateway learns of the buildings node through discovery: wait until a read answers
+    const tokens: string[] = [];
     for (const p of [port(0), port(1)]) {
+      let token = '';
+      for (let i = 0; i < 100 && !token; i += 1) {
+        const res = await fetch(`http://127.0.0.1:${p}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: env.ARXOS_ADMIN_EMAIL, password: env.ARXOS_ADMIN_PASSWORD }),
+        }).catch(() => undefined);
+        if (res?.status === 200) token = ((await res.json()) as { accessToken: string }).accessToken;
+        else await new Promise((r) => setTimeout(r, 200));
+      }
       for (let i = 0; i < 100; i += 1) {
-        const res = await fetch(`http://127.0.0.1:${p}/api/v1/buildings/${ids[0]}`).catch(() => undefined);
+        const res = await fetch(`http://127.0.0.1:${p}/api/v1/buildings/${ids[0]}`, {
+          headers: { authorization: `Bearer ${token}` },
+        }).catch(() => undefined);
         if (res?.status === 200) break;
         await new Promise((r) => setTimeout(r, 200));
       }
+      tokens.push(token);
     }
     const hot = ids.slice(0, 100).map((id) => `/api/v1/buildings/${id}`);
     const all = ids.map((id) => `/api/v1/buildings/${id}`);
-    for (const path of hot) await fetch(`http://127.0.0.1:${port(0)}${path}`); // warm the cache
+    for (const path of hot) {
+      await fetch(`http://127.0.0.1:${port(0)}${path}`, {
+        headers: { authorization: `Bearer ${tokens[0]}` },
+      }); // warm the cache
+    }
     const conns = 20;
     const bare = await repeat('P2 bare http + pg (baseline)', conns, () =>
       http(`http://127.0.0.1:${port(2)}`, conns, all),
     );
     const hit = await repeat('P2 gateway → RabbitMQ → buildings, cache hit', conns, () =>
-      http(`http://127.0.0.1:${port(0)}`, conns, hot),
+      http(`http://127.0.0.1:${port(0)}`, conns, hot, tokens[0]),
     );
     const miss = await repeat('P2 gateway → RabbitMQ → buildings, cache off (miss)', conns, () =>
-      http(`http://127.0.0.1:${port(1)}`, conns, all),
+      http(`http://127.0.0.1:${port(1)}`, conns, all, tokens[1]),
     );
     figures.push(bare, { ...hit, baseline: bare.name }, { ...miss, baseline: bare.name });
   } finally {

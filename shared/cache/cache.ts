@@ -102,13 +102,14 @@ export class Cache {
     return this.store.stop();
   }
 
-  async get<T = unknown>(key: string): Promise<T | undefined> {
-    const [v] = await this.getMany<T>([key]);
+  /** `fill: false` when a miss will not be followed by set() here (someone else fills the entry). */
+  async get<T = unknown>(key: string, opts: { fill?: boolean } = {}): Promise<T | undefined> {
+    const [v] = await this.getMany<T>([key], opts);
     return v;
   }
 
-  async getMany<T = unknown>(keys: string[]): Promise<(T | undefined)[]> {
-    const values = await this.store.getMany(keys);
+  async getMany<T = unknown>(keys: string[], opts: { fill?: boolean } = {}): Promise<(T | undefined)[]> {
+    const values = await this.store.getMany(keys, opts.fill ?? true);
     for (const v of values) {
       if (v === undefined) this.counts.misses += 1;
       else this.counts.hits += 1;

@@ -10,7 +10,8 @@ import type { Log } from '../logging';
 export interface CacheStore {
   readonly kind: string;
   get(key: string): Promise<unknown>;
-  getMany(keys: string[]): Promise<unknown[]>;
+  /** `fill: false`: the caller will not store what it misses (no read-through bookkeeping) */
+  getMany(keys: string[], fill?: boolean): Promise<unknown[]>;
   set(key: string, value: unknown, ttlS: number): Promise<void>;
   setMany(entries: [string, unknown][], ttlS: number): Promise<void>;
   del(keys: string[]): Promise<void>;
@@ -152,6 +153,8 @@ export class RedisStore implements CacheStore {
   }
 
   async start() {
+    // a command issued before start() may have begun connecting already
+    if (this.client.status !== 'wait') return;
     try {
       await this.client.connect();
     } catch (err) {
@@ -187,13 +190,14 @@ export class RedisStore implements CacheStore {
     return [`gen:${key}`, `gen:${colon > 0 ? key.slice(0, colon) : key}`];
   }
 
-  async getMany(keys: string[]): Promise<unknown[]> {
+  async getMany(keys: string[], fill = true): Promise<unknown[]> {
     if (keys.length === 0 || !this.healthy()) return keys.map(() => undefined);
     try {
       const raw = await this.client.mget(...keys.flatMap((k) => [k, ...RedisStore.genKeys(k)]));
       return keys.map((k, i) => {
         const value = raw[i * 3];
         if (value !== null && value !== undefined) return JSON.parse(value) as unknown;
+        if (!fill) return undefined;
         const seen = this.misses.get(k);
         // several misses of one key in flight: keep the oldest generations (the most cautious)
         if (seen) seen.pending += 1;
@@ -355,11 +359,11 @@ export class LayeredStore implements CacheStore {
     return v;
   }
 
-  async getMany(keys: string[]): Promise<unknown[]> {
+  async getMany(keys: string[], fill = true): Promise<unknown[]> {
     const local = await this.l1.getMany(keys);
     const missing = keys.filter((_k, i) => local[i] === undefined);
     if (missing.length === 0) return local;
-    const remote = await this.l2.getMany(missing);
+    const remote = await this.l2.getMany(missing, fill);
     const found: [string, unknown][] = [];
     missing.forEach((k, i) => {
       if (remote[i] !== undefined) found.push([k, remote[i]]);

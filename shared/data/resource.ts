@@ -109,6 +109,14 @@ export const COMMON_FIELDS: Record<string, FieldSpec> = {
   metadata: { type: 'object' },
 };
 
+const merged = new WeakMap<Resource, Record<string, FieldSpec>>();
+
+/** The resource's fields with the common ones, built once per resource (it is on every read's path). */
 export function fieldsOf(resource: Resource): Record<string, FieldSpec> {
-  return { ...COMMON_FIELDS, ...resource.fields };
+  let fields = merged.get(resource);
+  if (!fields) {
+    fields = { ...COMMON_FIELDS, ...resource.fields };
+    merged.set(resource, fields);
+  }
+  return fields;
 }

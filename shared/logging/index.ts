@@ -96,11 +96,13 @@ interface MoleculerBindings {
  * Moleculer's logger option: its Winston adapter, each module's logger a child of ours, so broker
  * and service lines carry service, nodeID and the request context like every other line.
  */
-export function moleculerLogger(root: Logger) {
+export function moleculerLogger(root: Logger, level: string) {
   return {
     type: 'Winston',
     options: {
-      level: 'trace',
+      // Moleculer drops lines below the level before they reach winston, whose formats would
+      // otherwise run (context, redaction, JSON) for every debug line only to discard it
+      level,
       createLogger: (_level: string, bindings: MoleculerBindings) =>
         root.child({ service: bindings.svc ?? bindings.mod, nodeID: bindings.nodeID, module: bindings.mod }),
     },
