@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Op, QueryTypes, type FindOptions, type Sequelize, type WhereOptions } from 'sequelize';
+import { currentContext, SYSTEM_ACTOR } from '../context';
 import { conflict, fieldError, notFound, preconditionFailed } from '../errors';
 import {
   changeRecordModelFor,
@@ -119,19 +120,34 @@ export function createDataAccess(options: DataAccessOptions) {
     return id;
   };
 
-  async function findLive(
+  /**
+   * The rows the caller may see, from the resource's `visibility` and the request context: object-
+   * level authorization inside the owning service. System work (no signed-in user) sees everything.
+   */
+  function visible(resource: Resource): WhereOptions {
+    const ctx = currentContext();
+    if (!resource.visibility || !ctx?.role || ctx.actor === SYSTEM_ACTOR) return {};
+    return resource.visibility({ id: ctx.actor, role: ctx.role }) ?? {};
+  }
+
+  /** A row the caller may see, or NOT_FOUND (an invisible row is not told apart from a missing one). */
+  async function findVisible(
     resource: Resource,
     id: string,
-    t?: Transaction,
-    lock = false,
+    opts: { t?: Transaction; lock?: boolean; deleted?: boolean } = {},
   ): Promise<EntityInstance> {
-    const row = await resource.model.findByPk(id, {
-      transaction: t,
-      lock: lock && t ? t.LOCK.UPDATE : undefined,
+    const row = await resource.model.findOne({
+      where: { [Op.and]: [{ id }, visible(resource)] },
+      transaction: opts.t,
+      lock: opts.lock && opts.t ? opts.t.LOCK.UPDATE : undefined,
+      paranoid: !opts.deleted,
     });
     if (!row) throw notFound(resource.title, id);
     return row;
   }
+
+  const findLive = (resource: Resource, id: string, t?: Transaction, lock = false) =>
+    findVisible(resource, id, { t, lock });
 
   function checkVersion(resource: Resource, row: EntityInstance, opts: WriteOptions) {
     const current = row.getDataValue('version');
@@ -198,7 +214,7 @@ export function createDataAccess(options: DataAccessOptions) {
     try {
       const spec = parseListQuery(resource, query);
       const spatial = spatialSql(resource, spec);
-      const where: WhereOptions[] = [scope, ...spec.where, ...spatial.where];
+      const where: WhereOptions[] = [scope, visible(resource), ...spec.where, ...spatial.where];
       if (spec.deleted === 'only') where.push({ deletedAt: { [Op.not]: null } });
       const base: WhereOptions = { [Op.and]: where };
 
@@ -256,8 +272,7 @@ export function createDataAccess(options: DataAccessOptions) {
     const limitText = query.limit === undefined ? '50' : text(query.limit);
     const limit = /^\d{1,3}$/.test(limitText) ? Number(limitText) : NaN;
     if (!(limit >= 1 && limit <= 500)) throw fieldError('limit', 'must be a whole number from 1 to 500');
-    const exists = await resource.model.count({ where: { id: entityId }, paranoid: false });
-    if (exists === 0) throw notFound(resource.title, entityId);
+    await findVisible(resource, entityId, { deleted: true });
 
     const Records = changeRecordModelFor(sequelize);
     const sort = [
@@ -420,12 +435,7 @@ export function createDataAccess(options: DataAccessOptions) {
     const resource = resourceOf(name);
     const entityId = checkId(id);
     return tx(resource, async (t, touch) => {
-      const row = await resource.model.findByPk(entityId, {
-        transaction: t,
-        lock: t.LOCK.UPDATE,
-        paranoid: false,
-      });
-      if (!row) throw notFound(resource.title, entityId);
+      const row = await findVisible(resource, entityId, { t, lock: true, deleted: true });
       if (row.getDataValue('deletedAt') === null)
         throw conflict(`${resource.title} ${entityId} is not deleted`);
       const current = row.get({ plain: true });

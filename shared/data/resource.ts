@@ -1,3 +1,4 @@
+import type { WhereOptions } from 'sequelize';
 import type { Attrs, EntityModel, Transaction } from '../db';
 
 export interface PrepareContext {
@@ -94,6 +95,12 @@ export interface Resource {
    * validity. Runs inside the write's transaction; may change `values`; throws domain errors.
    */
   prepare?: (values: Attrs, ctx: PrepareContext) => Promise<void>;
+  /**
+   * Object-level authorization: a filter of the rows `user` may see (and so read, change, delete,
+   * restore, or read the history of); undefined for all. Applied by the mechanism inside the owning
+   * service, so a call over the broker is bound by it too. (Projects use it for membership.)
+   */
+  visibility?: (user: { id: string; role: string }) => WhereOptions | undefined;
 }
 
 /** Fields every entity has, all filterable and sortable, none writable. */

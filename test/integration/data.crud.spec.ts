@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Op, QueryTypes } from 'sequelize';
 import { runInContext } from '../../shared/context';
 import { withTransaction } from '../../shared/db';
+import { createDataAccess } from '../../shared/data';
 import { testDb, unique, type TestDb } from '../helpers/db';
 
 const as = <T>(actor: string, fn: () => Promise<T>) => runInContext({ actor, requestId: `req-${actor}` }, fn);
@@ -365,6 +366,67 @@ describe('shared/data on the real PostgreSQL', function () {
       const records = await recordsOf(u.id);
       expect(JSON.stringify(records)).to.not.include('argon2id');
       expect(await db.data.get('user', u.id)).to.not.have.property('passwordHash');
+    });
+  });
+
+  describe('object-level visibility (the mechanism projects use for membership)', function () {
+    it('limits get, list, update, delete, restore and history to the rows a user may see; system work sees all', async function () {
+      const base = db.resources.building;
+      if (!base) throw new Error('no building resource');
+      const own = createDataAccess({
+        sequelize: db.database.sequelize,
+        resources: {
+          ...db.resources,
+          building: { ...base, visibility: (u) => (u.role === 'admin' ? undefined : { createdBy: u.id }) },
+        },
+      });
+      const as2 = <T>(actor: string, role: string, fn: () => Promise<T>) =>
+        runInContext({ actor, role, requestId: 'v' }, fn);
+      const tag = unique('vis');
+      const mine = await as2('alice', 'viewer', () =>
+        own.create('building', { name: 'A', code: `${tag}-a`, metadata: { tag } }),
+      );
+      const theirs = await as2('bob', 'viewer', () =>
+        own.create('building', { name: 'B', code: `${tag}-b`, metadata: { tag } }),
+      );
+
+      const listed = await as2('alice', 'viewer', () =>
+        own.list('building', { 'metadata.tag': tag, count: 'true' }),
+      );
+      expect(listed.data.map((r) => r.id)).to.deep.equal([mine.id]);
+      expect(listed.total).to.equal(1);
+      await expectError(
+        as2('alice', 'viewer', () => own.get('building', theirs.id)),
+        'NOT_FOUND',
+        404,
+      );
+      await expectError(
+        as2('alice', 'viewer', () => own.update('building', theirs.id, { name: 'x' })),
+        'NOT_FOUND',
+        404,
+      );
+      await expectError(
+        as2('alice', 'viewer', () => own.remove('building', theirs.id)),
+        'NOT_FOUND',
+        404,
+      );
+      await expectError(
+        as2('alice', 'viewer', () => own.history('building', theirs.id)),
+        'NOT_FOUND',
+        404,
+      );
+      await as2('bob', 'viewer', () => own.remove('building', theirs.id));
+      await expectError(
+        as2('alice', 'viewer', () => own.restore('building', theirs.id)),
+        'NOT_FOUND',
+        404,
+      );
+
+      const asAdmin = await as2('root', 'admin', () =>
+        own.list('building', { 'metadata.tag': tag, deleted: 'include' }),
+      );
+      expect(asAdmin.data).to.have.length(2);
+      expect((await own.get('building', mine.id)).id).to.equal(mine.id); // no user: system work
     });
   });
 });
