@@ -1,6 +1,9 @@
 import type { Config } from '../config';
 import type { Log } from '../logging';
-import { LayeredStore, MemoryStore, RedisStore, type CacheStore } from './stores';
+import { LayeredStore } from './layered.store';
+import { MemoryStore } from './memory.store';
+import { RedisStore } from './redis.store';
+import type { CacheStore } from './store';
 
 export interface CacheStats {
   strategy: string;

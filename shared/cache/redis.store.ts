@@ -1,105 +1,17 @@
 import Redis from 'ioredis';
 import type { Log } from '../logging';
+import type { CacheStore, StoreEvents } from './store';
 
-/*
- * The cache strategies (the seed's CacheStrategy): in-process memory, Redis, and the two layered.
- * Values are JSON. A store never throws: an error is a miss (reads) or a logged, counted failure
- * (writes), because a cache must never be the reason a read fails.
- */
+/** Outlives any read in flight (REQUEST_TIMEOUT_MS is seconds), so a lost race is always seen. */
+const GENERATION_TTL_S = 600;
 
-export interface CacheStore {
-  readonly kind: string;
-  get(key: string): Promise<unknown>;
-  /** `fill: false`: the caller will not store what it misses (no read-through bookkeeping) */
-  getMany(keys: string[], fill?: boolean): Promise<unknown[]>;
-  set(key: string, value: unknown, ttlS: number): Promise<void>;
-  setMany(entries: [string, unknown][], ttlS: number): Promise<void>;
-  del(keys: string[]): Promise<void>;
-  /** removes every key matching a glob (`*` any run of characters) */
-  clear(pattern: string): Promise<number>;
-  /** true when the store can serve now */
-  healthy(): boolean;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-export interface StoreEvents {
-  error(kind: 'get' | 'set' | 'del' | 'clear', err: unknown): void;
-  /** the store lost entries or missed invalidations (Redis came back after an outage) */
-  reset(): void;
-}
-
-export const globToRegExp = (glob: string) =>
-  new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-
-/** LRU with per-entry expiry, bounded by entry count. */
-export class MemoryStore implements CacheStore {
-  readonly kind = 'memory';
-  private readonly entries = new Map<string, { value: string; expires: number }>();
-
-  constructor(private readonly maxEntries: number) {}
-
-  get(key: string): Promise<unknown> {
-    const e = this.entries.get(key);
-    if (!e) return Promise.resolve(undefined);
-    if (e.expires <= Date.now()) {
-      this.entries.delete(key);
-      return Promise.resolve(undefined);
-    }
-    // re-insert: Map keeps insertion order, so the first key is the least recently used
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    return Promise.resolve(JSON.parse(e.value) as unknown);
-  }
-
-  async getMany(keys: string[]): Promise<unknown[]> {
-    return Promise.all(keys.map((k) => this.get(k)));
-  }
-
-  set(key: string, value: unknown, ttlS: number): Promise<void> {
-    // stored serialised: a cached object must not change when the caller mutates what it got
-    this.entries.delete(key);
-    this.entries.set(key, { value: JSON.stringify(value), expires: Date.now() + ttlS * 1000 });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
-    return Promise.resolve();
-  }
-
-  async setMany(entries: [string, unknown][], ttlS: number): Promise<void> {
-    for (const [k, v] of entries) await this.set(k, v, ttlS);
-  }
-
-  del(keys: string[]): Promise<void> {
-    for (const k of keys) this.entries.delete(k);
-    return Promise.resolve();
-  }
-
-  clear(pattern: string): Promise<number> {
-    const re = globToRegExp(pattern);
-    let n = 0;
-    for (const k of [...this.entries.keys()]) {
-      if (re.test(k)) {
-        this.entries.delete(k);
-        n += 1;
-      }
-    }
-    return Promise.resolve(n);
-  }
-
-  healthy() {
-    return true;
-  }
-  start() {
-    return Promise.resolve();
-  }
-  stop() {
-    this.entries.clear();
-    return Promise.resolve();
-  }
-}
+/** KEYS: entry, its generation, its family's generation. ARGV: value, ttl, the two generations seen at the miss. */
+const SET_IF_GENERATIONS = `
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] and (redis.call('GET', KEYS[3]) or '0') == ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0`;
 
 export interface RedisStoreOptions {
   url: string;
@@ -318,77 +230,5 @@ export class RedisStore implements CacheStore {
       this.events.error('clear', err);
     }
     return removed;
-  }
-}
-
-/** Outlives any read in flight (REQUEST_TIMEOUT_MS is seconds), so a lost race is always seen. */
-const GENERATION_TTL_S = 600;
-
-/** KEYS: entry, its generation, its family's generation. ARGV: value, ttl, the two generations seen at the miss. */
-const SET_IF_GENERATIONS = `
-if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] and (redis.call('GET', KEYS[3]) or '0') == ARGV[4] then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
-end
-return 0`;
-
-/** A short-lived in-process layer in front of Redis: hits without a network round trip. */
-export class LayeredStore implements CacheStore {
-  readonly kind = 'layered';
-
-  constructor(
-    private readonly l1: MemoryStore,
-    readonly l2: RedisStore,
-    private readonly l1TtlS: number,
-  ) {}
-
-  healthy() {
-    return this.l2.healthy();
-  }
-  async start() {
-    await this.l1.start();
-    await this.l2.start();
-  }
-  async stop() {
-    await this.l1.stop();
-    await this.l2.stop();
-  }
-
-  async get(key: string): Promise<unknown> {
-    const [v] = await this.getMany([key]);
-    return v;
-  }
-
-  async getMany(keys: string[], fill = true): Promise<unknown[]> {
-    const local = await this.l1.getMany(keys);
-    const missing = keys.filter((_k, i) => local[i] === undefined);
-    if (missing.length === 0) return local;
-    const remote = await this.l2.getMany(missing, fill);
-    const found: [string, unknown][] = [];
-    missing.forEach((k, i) => {
-      if (remote[i] !== undefined) found.push([k, remote[i]]);
-    });
-    await this.l1.setMany(found, this.l1TtlS);
-    const byKey = new Map(found);
-    return keys.map((k, i) => local[i] ?? byKey.get(k));
-  }
-
-  async set(key: string, value: unknown, ttlS: number) {
-    await this.setMany([[key, value]], ttlS);
-  }
-
-  async setMany(entries: [string, unknown][], ttlS: number) {
-    await this.l1.setMany(entries, Math.min(ttlS, this.l1TtlS));
-    await this.l2.setMany(entries, ttlS);
-  }
-
-  async del(keys: string[]) {
-    await this.l1.del(keys);
-    await this.l2.del(keys);
-  }
-
-  async clear(pattern: string) {
-    const [a, b] = await Promise.all([this.l1.clear(pattern), this.l2.clear(pattern)]);
-    return Math.max(a, b);
   }
 }
