@@ -75,7 +75,7 @@ export function toDomainError(err: unknown, resource: Resource): Error {
     if (state?.startsWith('08') || state === '57P01' || state === '53300') return unavailable('the database');
     if (state === '23514')
       return validationFailed([{ field: checkField(err, resource), message: 'is out of the allowed range' }]);
-    if (state === '22P02' || state === '22003' || state === '22007' || state === '22008') {
+    if (['22P02', '22003', '22007', '22008', '22021', '22P05', '54000'].includes(state ?? '')) {
       return validationFailed([{ field: 'body', message: 'a value has the wrong form or is out of range' }]);
     }
     if (state === 'XX000' && /geometry|geojson|polygon|ring/i.test(err.message)) {

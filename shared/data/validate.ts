@@ -79,6 +79,8 @@ function checkValue(spec: FieldSpec, v: unknown, field: string, errors: FieldErr
   switch (spec.type) {
     case 'string':
       if (typeof v !== 'string') return push('must be a string');
+      // PostgreSQL text cannot hold NUL
+      if (v.includes('\u0000')) return push('must not contain NUL characters');
       if (spec.required && v.trim() === '') return push('must not be empty');
       if (v.length > (spec.maxLength ?? 1000))
         return push(`must be at most ${spec.maxLength ?? 1000} characters`);
@@ -120,6 +122,7 @@ function checkValue(spec: FieldSpec, v: unknown, field: string, errors: FieldErr
       return checkPolygon(v, field, errors);
     case 'object':
       if (!isRecord(v)) return push('must be a JSON object');
+      if (JSON.stringify(v).includes('\\u0000')) return push('must not contain NUL characters');
       if (Buffer.byteLength(JSON.stringify(v)) > (spec.max ?? METADATA_MAX_BYTES)) {
         return push(`must be at most ${spec.max ?? METADATA_MAX_BYTES} bytes`);
       }
