@@ -8,6 +8,7 @@ import { config } from '../../shared/config';
 import { forbidden, isArxosError, rateLimited, unauthorized } from '../../shared/errors';
 import { HEALTH_CONTENT_TYPE, httpStatusOf, processHealth, type HealthReport } from '../../shared/monitoring';
 import { toProblem } from './problem';
+import { buildOpenApi, DOCS_HTML } from './openapi';
 import { streamEvents } from './sse';
 import { aliasesFor, etagOf, shapeParams, type HttpParams, type RestAlias, type RestResource } from './rest';
 
@@ -81,6 +82,17 @@ function requestBasics(req: GatewayRequest, res: ServerResponse, next: (err?: un
   next();
 }
 
+const API_ALIASES = RESOURCES.flatMap((r) => aliasesFor(r, API_BASE));
+let openApi: { doc: Record<string, unknown>; at: number } | undefined;
+
+/** Built from the services' own field definitions; kept a minute (it changes only with a deploy). */
+async function openApiDocument(svc: Service) {
+  if (!openApi || Date.now() - openApi.at > 60_000) {
+    openApi = { doc: await buildOpenApi(svc.broker, RESOURCES, API_ALIASES, API_BASE), at: Date.now() };
+  }
+  return openApi.doc;
+}
+
 /** API rate limit per identity, counted in Redis so every gateway instance shares it. */
 async function rateLimit(svc: Service, identity: string, perMinute: number) {
   const cacher = svc.broker.cacher;
@@ -123,6 +135,26 @@ const GatewayService: ServiceSchema = {
         },
       },
       {
+        // the API's description, open like health and metrics (API.md "Operations")
+        path: '/api',
+        mappingPolicy: 'restrict',
+        bodyParsers: false,
+        aliases: {
+          'GET /openapi.json'(this: Service, req: GatewayRequest, res: ServerResponse) {
+            openApiDocument(this)
+              .then((doc) => {
+                res.setHeader('Content-Type', 'application/json; charset=utf-8');
+                res.end(JSON.stringify(doc));
+              })
+              .catch((err: unknown) => sendProblem.call(this, req, res, err));
+          },
+          'GET /docs'(_req: IncomingMessage, res: ServerResponse) {
+            res.setHeader('Content-Type', 'text/html; charset=utf-8');
+            res.end(DOCS_HTML);
+          },
+        },
+      },
+      {
         path: API_BASE,
         // authentication and authorization plug in here, as moleculer-web's `authentication` and
         // `authorization` hooks of this route (an open issue); until then every route is open
@@ -146,9 +178,7 @@ const GatewayService: ServiceSchema = {
               sendProblem.call(this, req, res, err),
             );
           },
-          ...Object.fromEntries(
-            RESOURCES.flatMap((r) => aliasesFor(r, API_BASE)).map((a) => [`${a.method} ${a.path}`, a]),
-          ),
+          ...Object.fromEntries(API_ALIASES.map((a) => [`${a.method} ${a.path}`, a])),
         },
         async onBeforeCall(
           this: Service,

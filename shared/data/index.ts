@@ -17,3 +17,5 @@ export type {
 } from './resource';
 export { dataService, dataOf } from './mixin';
 export type { DataServiceOptions } from './mixin';
+export { resourceSchemas } from './json-schema';
+export type { ResourceSchemas } from './json-schema';

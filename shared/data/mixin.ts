@@ -9,6 +9,7 @@ import type { Transaction } from '../db';
 import type { DomainEvent } from '../events';
 import { idempotent, MessageQueue, OutboxRelay } from '../messaging';
 import { createDataAccess, type DataAccess } from './crud';
+import { resourceSchemas } from './json-schema';
 import type { QueryInput } from './query';
 import type { Resource } from './resource';
 
@@ -156,6 +157,12 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       params: { id: { type: 'string' } },
       handler(this: Service, ctx: Context<IdParams>) {
         return data(this).restore(resource, ctx.params.id);
+      },
+    };
+    // the resource's JSON Schemas, for the gateway's OpenAPI document (no data, so no roles)
+    actions[`${prefix}describe`] = {
+      handler(this: Service) {
+        return resourceSchemas(data(this).resource(resource));
       },
     };
     actions[`${prefix}history`] = {
