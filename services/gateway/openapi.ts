@@ -355,21 +355,22 @@ export async function buildOpenApi(
       },
     },
   };
+  const refreshBody = {
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          required: ['refreshToken'],
+          properties: { refreshToken: { type: 'string' } },
+        },
+      },
+    },
+  };
   paths[`${base}/auth/refresh`] = {
     post: {
       tags: ['auth'],
       summary: 'Rotate the refresh token',
-      requestBody: {
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['refreshToken'],
-              properties: { refreshToken: { type: 'string' } },
-            },
-          },
-        },
-      },
+      requestBody: refreshBody,
       responses: { '200': json({ type: 'object' }), '401': ERRORS['401'] },
     },
   };
@@ -377,17 +378,7 @@ export async function buildOpenApi(
     post: {
       tags: ['auth'],
       summary: 'Revoke the refresh token (and its family)',
-      requestBody: {
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['refreshToken'],
-              properties: { refreshToken: { type: 'string' } },
-            },
-          },
-        },
-      },
+      requestBody: refreshBody,
       responses: { '204': { description: 'Logged out' } },
     },
   };
