@@ -66,15 +66,18 @@ export async function waitForAction(broker: ServiceBroker, action: string, count
   throw new Error(`${action} not served by ${count} node(s) within ${timeoutMs} ms`);
 }
 
-/** At the end of the run: the exchanges and queues of this run's namespace go. */
+/**
+ * At the end of the run: this run's exchanges and queues go (Moleculer's `MOL-<namespace>.*`, the
+ * consumers' `<namespace>.*`, and the run's own events exchange with the ones tests derive from it).
+ */
 atEndOfRun(async () => {
-  const ns = `MOL-${config().namespace}.`;
+  const prefixes = [`MOL-${config().namespace}.`, `${config().namespace}.`, config().amqp.eventsExchange];
   const list = async (what: string) => {
     try {
       const { stdout } = await promisify(execFile)('rabbitmqctl', ['-q', 'list_' + what, 'name'], {
         timeout: 20_000,
       });
-      return stdout.split('\n').filter((n) => n.startsWith(ns));
+      return stdout.split('\n').filter((n) => prefixes.some((p) => n.startsWith(p)));
     } catch {
       return []; // no rabbitmqctl here: the queues expire by themselves (x-expires), the exchanges stay
     }
