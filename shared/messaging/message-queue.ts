@@ -7,6 +7,7 @@ import amqp, {
   type Options,
 } from 'amqplib';
 import type { Log } from '../logging';
+import { trackQueue } from './metrics';
 
 /*
  * The message queue on amqplib (the seed's MessageQueueService): one connection with recovery, a
@@ -75,6 +76,7 @@ export class MessageQueue {
   private readonly exchanges = new Set<string>();
   private stopping = false;
   private connecting?: Promise<void>;
+  private untrack?: () => void;
   readonly counters: MessageQueueCounters = {
     published: 0,
     returned: 0,
@@ -96,11 +98,13 @@ export class MessageQueue {
   /** Connects, retrying with backoff until it succeeds or stop() is called. */
   async start(): Promise<void> {
     this.stopping = false;
+    this.untrack = trackQueue(this);
     await this.ensureConnected();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.untrack?.();
     const conn = this.conn;
     this.conn = undefined;
     this.pub = undefined;

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { Log } from '../logging';
 import type { MessageQueue } from './message-queue';
+import { outboxPublished, trackRelay } from './metrics';
 
 /*
  * Publishes outbox rows to `arxos.events` (routing key = event type) and marks them sent only after
@@ -44,6 +45,7 @@ export class OutboxRelay {
   private wake?: () => void;
   private listener?: Client;
   private published = 0;
+  private untrack?: () => void;
   private failures = 0;
 
   constructor(
@@ -56,6 +58,7 @@ export class OutboxRelay {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.untrack = trackRelay(this);
     await this.mq.assertExchange(this.opts.exchange);
     await this.listen();
     this.loop = this.run();
@@ -63,6 +66,7 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.untrack?.();
     this.wake?.();
     await this.loop;
     await this.listener?.end().catch(() => undefined);
@@ -179,6 +183,7 @@ export class OutboxRelay {
         );
       }
       this.published += sent.length;
+      outboxPublished.inc(sent.length);
       return { sent: sent.length, failed: failed.size };
     });
   }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { register } from 'prom-client';
 import { sleep, until } from '../helpers/wait';
 import { randomUUID } from 'node:crypto';
 import { QueryTypes } from 'sequelize';
@@ -314,6 +315,12 @@ describe('domain events: store, outbox, relay, message queue, consumers', functi
         expect(lost).to.equal(0);
         expect(duplicated).to.equal(0);
         expect(mq.counters.reconnects).to.be.greaterThan(0);
+        // and the operators see it: Prometheus figures of the outbox and the queue
+        const metrics = await register.getMetricsAsJSON();
+        const value = (name: string) => Number(metrics.find((m) => m.name === name)?.values[0]?.value ?? NaN);
+        expect(value('arxos_outbox_published_total')).to.be.at.least(total);
+        expect(value('arxos_mq_reconnects_total')).to.be.at.least(1);
+        expect(value('arxos_outbox_backlog')).to.equal(0);
       } finally {
         await relay.stop();
         for (const q of [queue, `${queue}.retry`, `${queue}.dlq`])
