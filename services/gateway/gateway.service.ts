@@ -170,6 +170,7 @@ const GatewayService: ServiceSchema = {
           'POST /auth/logout': { action: 'users.logout', shape: 'body', public: true, noContent: true },
           'GET /me': { action: 'users.me', shape: 'none' },
           'GET /events': { action: 'events.list', shape: 'events' },
+          'POST /devices/:id/status': { action: 'devices.setStatus', shape: 'status' },
           // before the resources, so that `stream` is not taken for an id
           'GET /events/stream'(this: Service, req: GatewayRequest, res: ServerResponse) {
             const query = req.$params?.query ?? {};

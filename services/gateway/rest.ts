@@ -8,7 +8,17 @@ import { fieldError, preconditionFailed, validationFailed } from '../../shared/e
  */
 
 export type Shape =
-  'list' | 'create' | 'get' | 'update' | 'remove' | 'restore' | 'history' | 'events' | 'body' | 'none';
+  | 'list'
+  | 'create'
+  | 'get'
+  | 'update'
+  | 'remove'
+  | 'restore'
+  | 'history'
+  | 'events'
+  | 'body'
+  | 'none'
+  | 'status';
 
 export interface RestAlias {
   method: string;
@@ -147,5 +157,9 @@ export function shapeParams(
     case 'none':
       refuseQuery(query, []);
       return {};
+    case 'status':
+      refuseQuery(query, []);
+      if (!isRecord(body)) throw fieldError('body', 'must be a JSON object');
+      return { ...body, id, expectedVersion: expectedVersion(req) };
   }
 }

@@ -1,7 +1,14 @@
 import { Op, type Sequelize, type WhereOptions } from 'sequelize';
 import { currentContext, SYSTEM_ACTOR } from '../context';
 import { fieldError, notFound } from '../errors';
-import { plainGeoJson, withTransaction, type Attrs, type EntityInstance, type Transaction } from '../db';
+import {
+  plainGeoJson,
+  withTransaction,
+  type Attrs,
+  type DomainEventOverride,
+  type EntityInstance,
+  type Transaction,
+} from '../db';
 import { toDomainError } from './db-errors';
 import { fieldsOf, type Resource } from './resource';
 import { isUuid } from './validate';
@@ -15,6 +22,17 @@ export interface Page<T> {
 export interface WriteOptions {
   /** the version the caller last read (If-Match); a different current version is 412 */
   expectedVersion?: number;
+}
+
+export interface UpdateOptions extends WriteOptions {
+  /**
+   * Values the service sets itself after its own rules (a device's status), never from a client
+   * body: they bypass the body's read-only check. `check` sees the current row first and may refuse.
+   */
+  set?: Attrs;
+  check?: (current: Attrs) => void;
+  /** the domain event this write means, instead of `<entity>.updated` */
+  event?: DomainEventOverride;
 }
 
 export interface DeleteOptions extends WriteOptions {

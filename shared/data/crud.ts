@@ -10,6 +10,7 @@ export type {
   DeleteResult,
   HistoryEntry,
   Page,
+  UpdateOptions,
   WriteOptions,
 } from './access';
 

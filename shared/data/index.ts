@@ -1,5 +1,13 @@
 export { createDataAccess, toOutput } from './crud';
-export type { DataAccess, Page, WriteOptions, DeleteOptions, DeleteResult, HistoryEntry } from './crud';
+export type {
+  DataAccess,
+  Page,
+  WriteOptions,
+  UpdateOptions,
+  DeleteOptions,
+  DeleteResult,
+  HistoryEntry,
+} from './crud';
 export { parseListQuery, DEFAULT_LIMIT, MAX_LIMIT } from './query';
 export type { ListSpec, QueryInput, SortKey } from './query';
 export { validateBody, isUuid } from './validate';

@@ -10,8 +10,11 @@ import {
   type Core,
   type DeleteOptions,
   type DeleteResult,
+  type UpdateOptions,
   type WriteOptions,
 } from './access';
+
+const isEmptyObject = (v: unknown) => typeof v === 'object' && v !== null && Object.keys(v).length === 0;
 
 /** create, update, soft delete (with cascade under one batch) and restore of exactly that batch. */
 export function createWrites(core: Core) {
@@ -63,20 +66,21 @@ export function createWrites(core: Core) {
     });
   }
 
-  async function update(name: string, id: unknown, body: unknown, opts: WriteOptions = {}): Promise<Attrs> {
+  async function update(name: string, id: unknown, body: unknown, opts: UpdateOptions = {}): Promise<Attrs> {
     const resource = resourceOf(name);
     const entityId = checkId(id);
-    const values = validateBody(resource, body, 'update');
+    const values = opts.set && isEmptyObject(body) ? {} : validateBody(resource, body, 'update');
     return tx(resource, async (t, touch) => {
       const row = await findLive(resource, entityId, t, true);
       checkVersion(resource, row, opts);
       touch(name, [entityId]);
       const current = row.get({ plain: true });
+      opts.check?.(current);
       await checkGeometry(resource, values, t);
       await resource.prepare?.(values, { mode: 'update', transaction: t, current });
       await checkParentsLive(resource, values, t);
-      row.set(values);
-      await row.save({ transaction: t });
+      row.set({ ...values, ...opts.set });
+      await row.save({ transaction: t, ...(opts.event ? { event: opts.event } : {}) });
       // computed columns (a room's area) are the database's: read the row back
       await row.reload({ transaction: t });
       return toOutput(resource, row.get({ plain: true }));

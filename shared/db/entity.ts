@@ -205,17 +205,27 @@ function requireTransaction(model: EntityModel, options: { transaction?: Transac
   return options.transaction;
 }
 
+/**
+ * A write that means more than "updated" names its domain event on the save options
+ * (`{ event: { type: 'device.status_changed', data: { reason } } }`); the record stays an update.
+ */
+export interface DomainEventOverride {
+  type: string;
+  data?: Record<string, unknown>;
+}
+
 function record(
   model: EntityModel,
   instance: EntityInstance,
   action: ChangeAction,
   changes: Changes,
+  override?: DomainEventOverride,
 ): Change {
   const ctx = contextOrSystem();
   const entityType = entityTypeOf(model);
   const entityId = String(instance.getDataValue('id'));
   const at = new Date();
-  const type = eventTypeOf(entityType, action);
+  const type = override?.type ?? eventTypeOf(entityType, action);
   return {
     record: { entityType, entityId, action, actor: ctx.actor, requestId: ctx.requestId, at, changes },
     event: {
@@ -229,7 +239,7 @@ function record(
       requestId: ctx.requestId,
       causationId: ctx.causationId ?? null,
       schemaVersion: currentSchemaVersion(type),
-      data: { changes, state: stateOf(model, instance) },
+      data: { ...override?.data, changes, state: stateOf(model, instance) },
     },
   };
 }
@@ -289,10 +299,13 @@ function attachHooks(model: EntityModel, sequelize: Sequelize) {
   });
   model.addHook(
     'afterUpdate',
-    async (instance: EntityInstance, options: InstanceUpdateOptions & WithPending) => {
+    async (
+      instance: EntityInstance,
+      options: InstanceUpdateOptions & WithPending & { event?: DomainEventOverride },
+    ) => {
       const changes = diff(model, instance, false);
       if (Object.keys(changes).length === 0) return;
-      const rec = record(model, instance, actionOf(changes), changes);
+      const rec = record(model, instance, actionOf(changes), changes, options.event);
       const pending = options[PENDING];
       if (pending) pending.push(rec);
       else await insertRecords(sequelize, [rec], requireTransaction(model, options));

@@ -5,6 +5,14 @@ export type { TransactionOptions } from './transaction';
 export { migrateUp, migrateDown, migrationStatus } from './migrator';
 export type { MigrationContext } from './migrator';
 export { defineEntity, entityTypeOf, changeRecordModelFor, plainGeoJson, SYSTEM_FIELDS } from './entity';
-export type { Attrs, EntityInstance, EntityModel, ChangeAction, Changes, ChangeRecordRow } from './entity';
+export type {
+  Attrs,
+  EntityInstance,
+  EntityModel,
+  ChangeAction,
+  Changes,
+  ChangeRecordRow,
+  DomainEventOverride,
+} from './entity';
 export { defineModels } from './models';
 export type { Models } from './models';

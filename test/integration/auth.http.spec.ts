@@ -517,6 +517,13 @@ describe('authentication and authorization', function () {
           remove: ['admin'],
         },
       ),
+      {
+        method: 'POST',
+        route: '/devices/:id/status',
+        fixture: make.device,
+        body: () => ({ status: 'installed' }),
+        allowed: ['admin', 'manager', 'technician'],
+      },
       { method: 'GET', route: '/me', fixture: make.none, allowed: everyone },
       { method: 'GET', route: '/events', fixture: make.none, allowed: everyone },
       { method: 'GET', route: '/events/stream', fixture: make.none, allowed: everyone },
