@@ -44,6 +44,7 @@ export function deviceResources(models: Models): Record<string, Resource> {
       lastSeenAt: { type: 'datetime', readOnly: true, filter: true, sort: true },
     },
     search: ['name', 'serialNumber'],
+    volatile: ['lastSeenAt'],
     unique: [{ index: 'devices_serial_live_uq', fields: ['serialNumber'] }],
     spatial: { near: 'location', bbox: 'location' },
     // floorId and buildingId follow the room

@@ -1,5 +1,7 @@
 import type { Context, Service, ServiceSchema } from 'moleculer';
-import { Op } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
+import { ArxosCacher } from '../../shared/cache';
+import { fieldError } from '../../shared/errors';
 import { dataOf, dataService } from '../../shared/data';
 import { DEVICE_STATUSES, deviceResources } from './devices.resources';
 import { assertMove, type DeviceStatus } from './devices.rules';
@@ -41,6 +43,36 @@ const DevicesService: ServiceSchema = {
     }),
   ],
   actions: {
+    /**
+     * Devices (or their gateways) report they are alive, often and in batches. A beat is telemetry, not
+     * a change of the device: one UPDATE for the batch, no change record, no event, no new version;
+     * only the devices' cached `get` entries are dropped. Lists that filter or sort on lastSeenAt are
+     * never cached (the resource marks it volatile). Answers how many devices it moved forward.
+     */
+    heartbeat: {
+      roles: ['admin', 'manager', 'technician'],
+      params: {
+        $$strict: true,
+        ids: { type: 'array', items: { type: 'uuid' }, min: 1, max: 1000 },
+        at: { type: 'date', convert: true, optional: true },
+      },
+      async handler(this: Service, ctx: Context<{ ids: string[]; at?: Date }>) {
+        const { database } = dataOf(this);
+        const at = ctx.params.at ?? new Date();
+        if (at.getTime() > Date.now() + 60_000) throw fieldError('at', 'must not be in the future');
+        const rows = await database.sequelize.query<{ id: string }>(
+          `UPDATE devices SET last_seen_at = :at
+           WHERE id IN (:ids) AND deleted_at IS NULL AND (last_seen_at IS NULL OR last_seen_at < :at)
+           RETURNING id`,
+          { replacements: { ids: ctx.params.ids, at }, type: QueryTypes.SELECT },
+        );
+        const cacher = this.broker.cacher;
+        if (cacher instanceof ArxosCacher && rows.length > 0) {
+          await cacher.invalidate({ keys: rows.map((r) => `devices.get:${r.id}`), patterns: [] });
+        }
+        return { updated: rows.length };
+      },
+    },
     /** POST /devices/{id}/status: a lifecycle move, emitted as device.status_changed with its reason. */
     setStatus: {
       roles: ['admin', 'manager', 'technician'],

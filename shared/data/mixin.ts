@@ -111,7 +111,17 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
     };
     actions[`${prefix}list`] = {
       params: { query: { type: 'object', optional: true }, scope: { type: 'object', optional: true } },
-      cache: { keys: ['query', 'scope'] },
+      cache: {
+        keys: ['query', 'scope'],
+        enabled(this: Service, ctx: Context<ListParams>) {
+          const volatile = data(this).resource(resource).volatile ?? [];
+          const query = ctx.params.query ?? {};
+          const sort = typeof query.sort === 'string' ? query.sort : '';
+          return !volatile.some(
+            (f) => sort.includes(f) || Object.keys(query).some((k) => k.split('__')[0] === f),
+          );
+        },
+      },
       handler(this: Service, ctx: Context<ListParams>) {
         const scope = ctx.params.scope ?? {};
         const deleted = ctx.params.query?.deleted;

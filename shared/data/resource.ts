@@ -82,6 +82,11 @@ export interface Resource {
   title: string;
   model: EntityModel;
   fields: Record<string, FieldSpec>;
+  /**
+   * Fields written outside the mechanism at high rate (a device's lastSeenAt): a list that filters or
+   * sorts on one is never served from the cache.
+   */
+  volatile?: string[];
   /** fields `q=` searches, case-insensitively */
   search?: string[];
   unique?: UniqueRule[];

@@ -111,4 +111,82 @@ describe('the device lifecycle over HTTP', function () {
     expect((await move(id, 'installed', {}, { 'If-Match': 'W/"0"' })).status).to.equal(200);
     expect((await move('00000000-0000-4000-8000-000000000000', 'installed')).status).to.equal(404);
   });
+
+  describe('heartbeats', function () {
+    const beat = (ids: string[], at?: string) =>
+      (nodes[0] as Node).broker.call<{ updated: number }, unknown>(
+        'devices.heartbeat',
+        { ids, ...(at ? { at } : {}) },
+        { meta: { user: { id: 'tech', role: 'technician' } } },
+      );
+
+    it('moves lastSeenAt forward in one batch without a change record, an event or a new version', async function () {
+      const [a, b] = [await device(), await device()];
+      const before = (await http('GET', `${api}/devices/${a}`)).body; // cached now
+      expect(await beat([a, b], '2026-01-01T10:00:00Z')).to.deep.equal({ updated: 2 });
+      expect(await beat([a], '2026-01-01T09:00:00Z')).to.deep.equal({ updated: 0 }); // never backwards
+      const after = (await http('GET', `${api}/devices/${a}`)).body;
+      expect(after.lastSeenAt).to.equal('2026-01-01T10:00:00.000Z');
+      expect(after.version).to.equal(before.version);
+      const history = (await http<{ data: unknown[] }>('GET', `${api}/devices/${a}/history`)).body.data;
+      expect(history).to.have.length(1); // the create only
+      const events = (await http<{ data: DomainEvent[] }>('GET', `${api}/events?aggregateId=${a}`)).body.data;
+      expect(events.map((e) => e.type)).to.deep.equal(['device.created']);
+    });
+
+    it('finds devices not seen since a time, and the answer is never a stale cached list', async function () {
+      const tag = unique('seen');
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i += 1) {
+        ids.push(
+          String(
+            (
+              await http('POST', `${api}/devices`, {
+                name: 'S',
+                type: 'meter',
+                serialNumber: unique('sn'),
+                metadata: { tag },
+              })
+            ).body.id,
+          ),
+        );
+      }
+      const [old, fresh, never] = ids as [string, string, string];
+      await beat([old], '2026-01-01T00:00:00Z');
+      await beat([fresh]);
+      const stale = () =>
+        http<{ data: { id: string }[] }>(
+          'GET',
+          `${api}/devices?metadata.tag=${tag}&lastSeenAt__lt=2026-06-01T00:00:00Z`,
+        );
+      expect((await stale()).body.data.map((d) => d.id)).to.deep.equal([old]);
+      const unseen = await http<{ data: { id: string }[] }>(
+        'GET',
+        `${api}/devices?metadata.tag=${tag}&lastSeenAt__isnull=true`,
+      );
+      expect(unseen.body.data.map((d) => d.id)).to.deep.equal([never]);
+      await beat([old]);
+      expect((await stale()).body.data).to.deep.equal([]);
+    });
+
+    it('refuses more than 1000 ids, ids that are not UUIDs and a time in the future', async function () {
+      for (const params of [
+        { ids: Array.from({ length: 1001 }, () => '00000000-0000-4000-8000-000000000000') },
+        { ids: ['x'] },
+        { ids: [] },
+        { ids: ['00000000-0000-4000-8000-000000000000'], at: '2999-01-01T00:00:00Z' },
+      ]) {
+        try {
+          await (nodes[0] as Node).broker.call('devices.heartbeat', params, {
+            meta: { user: { id: 't', role: 'technician' } },
+          });
+          expect.fail(`accepted ${JSON.stringify(params).slice(0, 60)}`);
+        } catch (err) {
+          expect((err as { code?: number }).code, JSON.stringify(params).slice(0, 60)).to.be.oneOf([
+            400, 422,
+          ]);
+        }
+      }
+    });
+  });
 });
