@@ -1,6 +1,5 @@
 import type { Context, Service, ServiceSchema } from 'moleculer';
 import { Op, QueryTypes } from 'sequelize';
-import { ArxosCacher } from '../../shared/cache';
 import { fieldError } from '../../shared/errors';
 import { dataOf, dataService } from '../../shared/data';
 import { DEVICE_STATUSES, deviceResources } from './devices.resources';
@@ -66,10 +65,8 @@ const DevicesService: ServiceSchema = {
            RETURNING id`,
           { replacements: { ids: ctx.params.ids, at }, type: QueryTypes.SELECT },
         );
-        const cacher = this.broker.cacher;
-        if (cacher instanceof ArxosCacher && rows.length > 0) {
-          await cacher.invalidate({ keys: rows.map((r) => `devices.get:${r.id}`), patterns: [] });
-        }
+        // the beaten devices' cached reads go; lists stay (those on lastSeenAt are never cached)
+        await dataOf(this).invalidate(new Map([['device', rows.map((r) => r.id)]]), false);
         return { updated: rows.length };
       },
     },

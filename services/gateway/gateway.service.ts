@@ -5,6 +5,7 @@ import ApiGateway from 'moleculer-web';
 import { isRole, userOf, verifyAccessToken, type AuthUser, type Role } from '../../shared/auth';
 import { ArxosCacher } from '../../shared/cache';
 import { config } from '../../shared/config';
+import { entityCacheKey } from '../../shared/data';
 import { forbidden, isArxosError, rateLimited, unauthorized } from '../../shared/errors';
 import { HEALTH_CONTENT_TYPE, httpStatusOf, processHealth, type HealthReport } from '../../shared/monitoring';
 import { toProblem } from './problem';
@@ -266,7 +267,7 @@ const GatewayService: ServiceSchema = {
       const cacher = this.broker.cacher;
       const cached =
         cacher instanceof ArxosCacher
-          ? await cacher.cache.get<Record<string, unknown>>(`users.get:${sub}`, { fill: false })
+          ? await cacher.cache.get<Record<string, unknown>>(entityCacheKey('users.get', sub), { fill: false })
           : undefined;
       const row =
         cached ??

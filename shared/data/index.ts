@@ -23,7 +23,7 @@ export type {
   SpatialConfig,
   PrepareContext,
 } from './resource';
-export { dataService, dataOf } from './mixin';
+export { dataService, dataOf, entityCacheKey } from './mixin';
 export type { DataServiceOptions } from './mixin';
 export { resourceSchemas } from './json-schema';
 export type { ResourceSchemas } from './json-schema';

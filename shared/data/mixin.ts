@@ -46,11 +46,16 @@ interface State {
   database: Database;
   models: Models;
   data: DataAccess;
+  /** drops the cached `get` of these rows (per registry key), and their resources' lists unless `lists` is false */
+  invalidate: (changed: Map<string, Iterable<string>>, lists?: boolean) => Promise<void>;
   mq: MessageQueue;
   relay: OutboxRelay;
 }
 
 const states = new WeakMap<Service, State>();
+
+/** The cache key of one entity as its `get` action caches it (Moleculer's `<action>:<id>` for `keys: ['id']`). */
+export const entityCacheKey = (getAction: string, id: string) => `${getAction}:${id}`;
 
 /** The data access of a service built with dataService(); for its own custom actions. */
 export function dataOf(service: Service): State {
@@ -192,13 +197,17 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
    * invalidation that Redis missed.
    */
   const prefixOf = new Map(options.expose.map((e) => [e.resource, e.prefix]));
-  function invalidation(service: Service, changed: Map<string, Iterable<string>>): Invalidation {
+  function invalidation(
+    service: Service,
+    changed: Map<string, Iterable<string>>,
+    lists: boolean,
+  ): Invalidation {
     const inv: Invalidation = { keys: [], patterns: [] };
     for (const [resource, ids] of changed) {
       const prefix = prefixOf.get(resource);
       if (prefix === undefined) continue;
-      for (const id of ids) inv.keys.push(`${service.name}.${prefix}get:${id}`);
-      inv.patterns.push(`${service.name}.${prefix}list:*`);
+      for (const id of ids) inv.keys.push(entityCacheKey(`${service.name}.${prefix}get`, id));
+      if (lists) inv.patterns.push(`${service.name}.${prefix}list:*`);
     }
     return inv;
   }
@@ -214,17 +223,18 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
         sequelize: database.sequelize,
         resources,
         txRetries: cfg.db.txRetries,
-        onCommitted: async (changed) => {
-          const cacher = this.broker.cacher;
-          if (cacher instanceof ArxosCacher) await cacher.invalidate(invalidation(this, changed));
-        },
+        onCommitted: (changed) => invalidate(changed),
       });
+      const invalidate = async (changed: Map<string, Iterable<string>>, lists = true) => {
+        const cacher = this.broker.cacher;
+        if (cacher instanceof ArxosCacher) await cacher.invalidate(invalidation(this, changed, lists));
+      };
       const mq = new MessageQueue(amqpUrl(cfg.amqp), this.logger);
       const relay = new OutboxRelay(database.sequelize, mq, this.logger, {
         databaseUrl: cfg.db.url,
         exchange: cfg.amqp.eventsExchange,
       });
-      states.set(this, { database, models, data, mq, relay });
+      states.set(this, { database, models, data, mq, relay, invalidate });
     },
     async started(this: Service) {
       const cfg = config();
@@ -268,12 +278,9 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
           exclusive: true,
         },
         async (delivery) => {
-          const cacher = this.broker.cacher;
-          if (!(cacher instanceof ArxosCacher)) return;
           const event = JSON.parse(delivery.content.toString('utf8')) as DomainEvent;
           const resource = [...prefixOf.keys()].find((r) => data.resource(r).name === event.aggregateType);
-          if (resource)
-            await cacher.invalidate(invalidation(this, new Map([[resource, [event.aggregateId]]])));
+          if (resource) await dataOf(this).invalidate(new Map([[resource, [event.aggregateId]]]));
         },
       );
 

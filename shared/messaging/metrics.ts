@@ -17,9 +17,13 @@ export const outboxPublished = new Counter({
   help: 'Outbox events published and confirmed by RabbitMQ',
 });
 
-async function relayStats() {
+/** One query serves both outbox gauges of a scrape (their collects run together). */
+let lastStats: { at: number; value: Promise<{ backlog: number; oldestAgeS: number }> } | undefined;
+function relayStats() {
   const [relay] = relays;
-  return relay ? relay.stats() : { backlog: 0, oldestAgeS: 0 };
+  if (!relay) return Promise.resolve({ backlog: 0, oldestAgeS: 0 });
+  if (!lastStats || Date.now() - lastStats.at > 1000) lastStats = { at: Date.now(), value: relay.stats() };
+  return lastStats.value;
 }
 
 new Gauge({

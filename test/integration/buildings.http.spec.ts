@@ -1,17 +1,9 @@
 import { expect } from 'chai';
+import type { Problem } from '../../services/gateway/problem';
 import { QueryTypes } from 'sequelize';
 import { testDb, unique, type TestDb } from '../helpers/db';
 import { gatewayUrl, http, login, startNode, useToken, waitForAction, type Node } from '../helpers/platform';
 
-type Problem = {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  requestId: string;
-  errors: { field: string; message: string }[];
-};
 type Page = {
   data: Record<string, unknown>[];
   page: { limit: number; nextCursor: string | null; hasMore: boolean };
