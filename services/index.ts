@@ -7,5 +7,6 @@ export const SERVICES: Record<ServiceName, () => Promise<ServiceSchema>> = {
   users: async () => (await import('./users/users.service')).default,
   buildings: async () => (await import('./buildings/buildings.service')).default,
   devices: async () => (await import('./devices/devices.service')).default,
+  projects: async () => (await import('./projects/projects.service')).default,
   events: async () => (await import('./events/events.service')).default,
 };

@@ -4,6 +4,7 @@ import { fieldError } from '../../shared/errors';
 import { dataOf, dataService } from '../../shared/data';
 import { DEVICE_STATUSES, deviceResources } from './devices.resources';
 import { assertMove, type DeviceStatus } from './devices.rules';
+import { importAction } from './devices.import';
 
 interface StatusParams {
   id: string;
@@ -27,14 +28,18 @@ const DevicesService: ServiceSchema = {
       expose: [{ resource: 'device', prefix: '', roles: { update: ['admin', 'manager', 'technician'] } }],
       consumers: [
         {
-          // Restoring the room does not re-attach its devices: they may have been placed elsewhere
-          // meanwhile, so a person decides (the detachment is in each device's history).
+          // A room deleted alone or by a floor's or building's cascade (each room gets its own
+          // room.deleted); floor and building events catch devices placed without a room id on them.
+          // Restoring does not re-attach the devices: they may have been placed elsewhere meanwhile,
+          // so a person decides (the detachment is in each device's history, caused by the event).
           name: 'detach-from-deleted-rooms',
-          patterns: ['room.deleted'],
+          patterns: ['room.deleted', 'floor.deleted', 'building.deleted'],
           async handle(event, { models, transaction }) {
+            const column = { room: 'roomId', floor: 'floorId', building: 'buildingId' }[event.aggregateType];
+            if (!column) return;
             await models.Device.update(
               { roomId: null, floorId: null, buildingId: null },
-              { where: { roomId: { [Op.eq]: event.aggregateId } }, transaction },
+              { where: { [column]: { [Op.eq]: event.aggregateId } }, transaction },
             );
           },
         },
@@ -42,6 +47,7 @@ const DevicesService: ServiceSchema = {
     }),
   ],
   actions: {
+    import: importAction,
     /**
      * Devices (or their gateways) report they are alive, often and in batches. A beat is telemetry, not
      * a change of the device: one UPDATE for the batch, no change record, no event, no new version;

@@ -5,6 +5,8 @@ import { fieldError, validationFailed } from '../../shared/errors';
 import { readEvents } from '../../shared/events';
 import { isUuid } from '../../shared/data';
 import { processHealth } from '../../shared/monitoring';
+import { userOf } from '../../shared/auth';
+import { seesAllProjects, visibleEventsSql } from '../projects/projects.visibility';
 
 /**
  * The domain event log, read-only: `events.list` answers GET /api/v1/events and feeds the SSE stream.
@@ -63,7 +65,13 @@ const EventsService: ServiceSchema = {
         const q = parse(ctx.params.query ?? {});
         const database = databases.get(this);
         if (!database) throw new Error('events service not started');
-        const data = await readEvents(database.sequelize, q);
+        // project events only for those who may see the project (API.md "Auth")
+        const user = userOf(ctx);
+        const visible =
+          user && !seesAllProjects(user.role)
+            ? visibleEventsSql((v) => database.sequelize.escape(v), user.id)
+            : undefined;
+        const data = await readEvents(database.sequelize, { ...q, visible });
         const last = data[data.length - 1];
         return {
           data,

@@ -11,7 +11,17 @@ import { HEALTH_CONTENT_TYPE, httpStatusOf, processHealth, type HealthReport } f
 import { toProblem } from './problem';
 import { buildOpenApi, DOCS_HTML } from './openapi';
 import { streamEvents } from './sse';
-import { aliasesFor, etagOf, shapeParams, type HttpParams, type RestAlias, type RestResource } from './rest';
+import { bulkRowsAction, isBulkUpload, isNdjson, runImport } from './bulk';
+import { streamExport } from './export';
+import {
+  aliasesFor,
+  etagOf,
+  fillLocation,
+  shapeParams,
+  type HttpParams,
+  type RestAlias,
+  type RestResource,
+} from './rest';
 
 export const API_BASE = '/api/v1';
 
@@ -29,7 +39,20 @@ const RESOURCES: RestResource[] = (() => {
   };
   const devices: RestResource = { path: '/devices', actions: 'devices.' };
   const users: RestResource = { path: '/users', actions: 'users.' };
-  return [buildings, floors, rooms, devices, users];
+  const members: RestResource = { path: '/members', actions: 'projects.members.', nestedOnly: true };
+  const projects: RestResource = {
+    path: '/projects',
+    actions: 'projects.',
+    children: [
+      {
+        path: '/members',
+        resource: members,
+        scopeField: 'projectId',
+        location: '/projects/{projectId}/members/{userId}',
+      },
+    ],
+  };
+  return [buildings, floors, rooms, devices, users, projects, members];
 })();
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -71,7 +94,8 @@ function requestBasics(req: GatewayRequest, res: ServerResponse, next: (err?: un
   if (
     hasBody &&
     ['POST', 'PATCH', 'PUT'].includes(req.method ?? '') &&
-    !/^application\/([\w.+-]+\+)?json\b/i.test(type)
+    !/^application\/([\w.+-]+\+)?json\b/i.test(type) &&
+    !(isBulkUpload(req) && isNdjson(type))
   ) {
     next(
       new Errors.MoleculerClientError('The request body must be JSON', 415, 'UNSUPPORTED_MEDIA_TYPE', {
@@ -156,6 +180,51 @@ const GatewayService: ServiceSchema = {
         },
       },
       {
+        // bulk import and export stream their bodies: no body parser, handlers of their own
+        // (before the API route, so that `export` and `bulk` are not taken for device ids)
+        path: `${API_BASE}/devices`,
+        mappingPolicy: 'restrict',
+        mergeParams: false,
+        autoAliases: false,
+        bodyParsers: false,
+        authentication: true,
+        authorization: true,
+        aliases: {
+          'POST /bulk'(this: Service, req: GatewayRequest, res: ServerResponse) {
+            const ctx = req.$ctx;
+            if (!ctx) return sendProblem.call(this, req, res, new Error('no context'));
+            runImport(ctx, req, req.$params?.query ?? {})
+              .then((report) => {
+                res.setHeader('Content-Type', 'application/json; charset=utf-8');
+                res.end(JSON.stringify(report));
+              })
+              .catch((err: unknown) => sendProblem.call(this, req, res, err));
+          },
+          'GET /export'(this: Service, req: GatewayRequest, res: ServerResponse) {
+            const ctx = req.$ctx;
+            if (!ctx) return sendProblem.call(this, req, res, new Error('no context'));
+            streamExport(ctx, req, res, req.$params?.query ?? {}).catch((err: unknown) => {
+              // once rows are out, a clean end would pass for a complete export: cut it instead
+              if (res.headersSent) {
+                this.logger.error('export failed', { requestId: req.$requestId, err });
+                res.destroy();
+              } else sendProblem.call(this, req, res, err);
+            });
+          },
+        },
+        onBeforeCall(
+          this: Service,
+          ctx: Context<unknown, Record<string, unknown>>,
+          _r: unknown,
+          req: GatewayRequest,
+        ) {
+          ctx.meta.requestId = req.$requestId;
+        },
+        onError(this: Service, req: GatewayRequest, res: ServerResponse, err: unknown) {
+          sendProblem.call(this, req, res, err);
+        },
+      },
+      {
         path: API_BASE,
         // authentication and authorization plug in here, as moleculer-web's `authentication` and
         // `authorization` hooks of this route (an open issue); until then every route is open
@@ -172,6 +241,11 @@ const GatewayService: ServiceSchema = {
           'GET /me': { action: 'users.me', shape: 'none' },
           'GET /events': { action: 'events.list', shape: 'events' },
           'POST /devices/:id/status': { action: 'devices.setStatus', shape: 'status' },
+          'DELETE /projects/:id/members/:userId': {
+            action: 'projects.members.removeUser',
+            shape: 'path',
+            noContent: true,
+          },
           // before the resources, so that `stream` is not taken for an id
           'GET /events/stream'(this: Service, req: GatewayRequest, res: ServerResponse) {
             const query = req.$params?.query ?? {};
@@ -214,7 +288,7 @@ const GatewayService: ServiceSchema = {
           if (entity) headers.ETag = etagOf(entity.version);
           if (alias?.shape === 'create' && entity && 'id' in entity) {
             ctx.meta.$statusCode = 201;
-            ctx.meta.$location = `${alias.location}/${String(entity.id)}`;
+            ctx.meta.$location = fillLocation(alias.location ?? '', entity);
           }
           if (alias?.shape === 'remove' || alias?.noContent) {
             ctx.meta.$statusCode = 204;
@@ -237,6 +311,9 @@ const GatewayService: ServiceSchema = {
     onError(this: Service, req: GatewayRequest, res: ServerResponse, err: unknown) {
       sendProblem.call(this, req, res, err);
     },
+  },
+  actions: {
+    bulkRows: bulkRowsAction,
   },
   methods: {
     /**

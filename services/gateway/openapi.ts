@@ -66,6 +66,15 @@ export async function buildOpenApi(
         },
       },
     },
+    Money: {
+      type: 'object',
+      required: ['amount', 'currency'],
+      additionalProperties: false,
+      properties: {
+        amount: { type: 'number', minimum: 0, description: "at most the currency's minor digits" },
+        currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217' },
+      },
+    },
     ChangeRecord: {
       type: 'object',
       properties: {

@@ -127,7 +127,14 @@ export function toProblem(err: unknown, requestId: string): ProblemResponse {
       const headers: Record<string, string> = {};
       if (err.type === 'RATE_LIMITED') headers['Retry-After'] = String(err.data?.retryAfter ?? 60);
       if (err.type === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer';
-      return make(err.code, err.type, err.message, fieldErrorsOf(err.data), headers);
+      const made = make(err.code, err.type, err.message, fieldErrorsOf(err.data), headers);
+      const extensions = err.data?.extensions;
+      if (typeof extensions === 'object' && extensions !== null) {
+        // extension members never replace the ones RFC 9457 and API.md define
+        for (const [k, v] of Object.entries(extensions))
+          if (!(k in made.problem)) Reflect.set(made.problem, k, v);
+      }
+      return made;
     }
   }
   return {

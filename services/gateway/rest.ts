@@ -18,7 +18,8 @@ export type Shape =
   | 'events'
   | 'body'
   | 'none'
-  | 'status';
+  | 'status'
+  | 'path';
 
 export interface RestAlias {
   method: string;
@@ -29,7 +30,7 @@ export interface RestAlias {
   scopeField?: string;
   /** nested routes: the action that says whether the parent exists */
   parentGet?: string;
-  /** where a created entity lives: `${location}/${id}` */
+  /** where a created entity lives: a template filled from the entity, `/api/v1/buildings/{id}` */
   location?: string;
   /** answers without a signed-in user (login, refresh, logout) */
   public?: boolean;
@@ -42,21 +43,31 @@ export interface RestResource {
   path: string;
   /** action prefix, e.g. `buildings.` or `buildings.floors.` */
   actions: string;
-  children?: { path: string; resource: RestResource; scopeField: string }[];
+  /** nested resources; `location` (under the API base, `{field}`s of the entity) where not `path/{id}` */
+  children?: { path: string; resource: RestResource; scopeField: string; location?: string }[];
+  /** served only nested under its parent (a project's members) */
+  nestedOnly?: boolean;
+}
+
+/** `/x/{projectId}/members/{userId}` filled from the entity's fields. */
+export function fillLocation(template: string, entity: Record<string, unknown>): string {
+  return template.replace(/\{(\w+)\}/g, (_m, field: string) => encodeURIComponent(String(entity[field])));
 }
 
 export function aliasesFor(resource: RestResource, base: string): RestAlias[] {
   const a = resource.actions;
-  const location = `${base}${resource.path}`;
-  const aliases: RestAlias[] = [
-    { method: 'GET', path: resource.path, action: `${a}list`, shape: 'list' },
-    { method: 'POST', path: resource.path, action: `${a}create`, shape: 'create', location },
-    { method: 'GET', path: `${resource.path}/:id`, action: `${a}get`, shape: 'get' },
-    { method: 'PATCH', path: `${resource.path}/:id`, action: `${a}update`, shape: 'update' },
-    { method: 'DELETE', path: `${resource.path}/:id`, action: `${a}remove`, shape: 'remove' },
-    { method: 'POST', path: `${resource.path}/:id/restore`, action: `${a}restore`, shape: 'restore' },
-    { method: 'GET', path: `${resource.path}/:id/history`, action: `${a}history`, shape: 'history' },
-  ];
+  const location = `${base}${resource.path}/{id}`;
+  const aliases: RestAlias[] = resource.nestedOnly
+    ? []
+    : [
+        { method: 'GET', path: resource.path, action: `${a}list`, shape: 'list' },
+        { method: 'POST', path: resource.path, action: `${a}create`, shape: 'create', location },
+        { method: 'GET', path: `${resource.path}/:id`, action: `${a}get`, shape: 'get' },
+        { method: 'PATCH', path: `${resource.path}/:id`, action: `${a}update`, shape: 'update' },
+        { method: 'DELETE', path: `${resource.path}/:id`, action: `${a}remove`, shape: 'remove' },
+        { method: 'POST', path: `${resource.path}/:id/restore`, action: `${a}restore`, shape: 'restore' },
+        { method: 'GET', path: `${resource.path}/:id/history`, action: `${a}history`, shape: 'history' },
+      ];
   for (const child of resource.children ?? []) {
     const c = child.resource.actions;
     const nested = `${resource.path}/:id${child.path}`;
@@ -68,7 +79,7 @@ export function aliasesFor(resource: RestResource, base: string): RestAlias[] {
         path: nested,
         action: `${c}create`,
         shape: 'create',
-        location: `${base}${child.resource.path}`,
+        location: `${base}${child.location ?? `${child.resource.path}/{id}`}`,
         ...common,
       },
     );
@@ -161,5 +172,8 @@ export function shapeParams(
       refuseQuery(query, []);
       if (!isRecord(body)) throw fieldError('body', 'must be a JSON object');
       return { ...body, id, expectedVersion: expectedVersion(req) };
+    case 'path':
+      refuseQuery(query, []);
+      return { ...http.params, expectedVersion: expectedVersion(req) };
   }
 }

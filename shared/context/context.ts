@@ -49,3 +49,14 @@ export function contextFromMeta(meta: unknown, fallbackRequestId: string): Reque
     causationId: typeof m.causationId === 'string' ? m.causationId : undefined,
   };
 }
+
+/** The inverse of contextFromMeta: `ctx.meta` for a call made on behalf of the running request. */
+export function metaFromContext(): ContextMeta {
+  const ctx = storage.getStore();
+  if (!ctx) return {};
+  return {
+    requestId: ctx.requestId,
+    ...(ctx.actor !== SYSTEM_ACTOR ? { user: { id: ctx.actor, role: ctx.role } } : {}),
+    ...(ctx.causationId ? { causationId: ctx.causationId } : {}),
+  };
+}

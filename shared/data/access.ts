@@ -10,7 +10,7 @@ import {
   type Transaction,
 } from '../db';
 import { toDomainError } from './db-errors';
-import { fieldsOf, type Resource } from './resource';
+import { fieldsOf, type Caller, type Resource } from './resource';
 import { isUuid } from './validate';
 
 export interface Page<T> {
@@ -65,6 +65,8 @@ export interface DataAccessOptions {
   txRetries?: number;
   /** called after each write has committed (cache invalidation) */
   onCommitted?: (changed: Committed) => void | Promise<void>;
+  /** RPC to other services, for resources whose references live elsewhere */
+  call?: Caller;
 }
 
 /** A value known to be an id (validated before) as text, for queries and messages. */
@@ -158,7 +160,10 @@ export function createCore(options: DataAccessOptions) {
   const findLive = (resource: Resource, id: string, t?: Transaction, lock = false) =>
     findVisible(resource, id, { t, lock });
 
-  return { sequelize, options, resourceOf, tx, checkId, visible, findVisible, findLive };
+  const call: Caller =
+    options.call ?? ((action) => Promise.reject(new Error(`no RPC configured: cannot call ${action}`)));
+
+  return { sequelize, options, resourceOf, tx, checkId, visible, findVisible, findLive, call };
 }
 
 export type Core = ReturnType<typeof createCore>;

@@ -22,7 +22,10 @@ export type {
   ParentRelation,
   SpatialConfig,
   PrepareContext,
+  RowErrors,
+  Caller,
 } from './resource';
+export type { ImportMode, ImportOptions, ImportReport, RowResult, RowSource, SourceRow } from './bulk';
 export { dataService, dataOf, entityCacheKey } from './mixin';
 export type { DataServiceOptions } from './mixin';
 export { resourceSchemas } from './json-schema';

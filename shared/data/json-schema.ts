@@ -31,6 +31,8 @@ function schemaOf(spec: FieldSpec): Schema {
       return { $ref: '#/components/schemas/Point' };
     case 'polygon':
       return { $ref: '#/components/schemas/Polygon' };
+    case 'money':
+      return { $ref: '#/components/schemas/Money' };
     case 'object':
       return { type: 'object', maxProperties: 10_000, description: 'free JSON object, at most 64 KiB' };
   }

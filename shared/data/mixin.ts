@@ -1,9 +1,10 @@
 import type { Context, Service, ServiceSchema } from 'moleculer';
 import { amqpUrl, config } from '../config';
-import { createDatabase, defineModels, type Database, type Models } from '../db';
+import { createDatabase, defineModels, entityEventTypes, type Database, type Models } from '../db';
 import { MANAGERS, userOf, type Role } from '../auth';
 import { fieldError, forbidden } from '../errors';
 import { processHealth } from '../monitoring';
+import { metaFromContext } from '../context';
 import { ArxosCacher, type Invalidation } from '../cache';
 import type { Transaction } from '../db';
 import type { DomainEvent } from '../events';
@@ -174,6 +175,16 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
         return data(this).restore(resource, ctx.params.id);
       },
     };
+    // other services' reference checks: which of these ids are live (one query for the batch)
+    actions[`${prefix}lookup`] = {
+      params: {
+        ids: { type: 'array', items: 'string', max: 10_000 },
+        fields: { type: 'array', items: 'string', optional: true },
+      },
+      handler(this: Service, ctx: Context<{ ids: string[]; fields?: string[] }>) {
+        return data(this).lookup(resource, ctx.params.ids, ctx.params.fields);
+      },
+    };
     // the resource's JSON Schemas, for the gateway's OpenAPI document (no data, so no roles)
     actions[`${prefix}describe`] = {
       handler(this: Service) {
@@ -224,6 +235,7 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
         resources,
         txRetries: cfg.db.txRetries,
         onCommitted: (changed) => invalidate(changed),
+        call: (action, params) => this.broker.call(action, params, { meta: metaFromContext() }),
       });
       const invalidate = async (changed: Map<string, Iterable<string>>, lists = true) => {
         const cacher = this.broker.cacher;
@@ -269,12 +281,16 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       );
 
       // every instance: its own queue for the events of what it caches
-      const entityTypes = [...prefixOf.keys()].map((r) => data.resource(r).name);
+      // `<entity>.*` takes named writes too (device.status_changed); some entities name their own events
+      const eventTypes = [...prefixOf.keys()].flatMap((r) => [
+        `${data.resource(r).name}.*`,
+        ...entityEventTypes(data.resource(r).model),
+      ]);
       await mq.subscribe(
         {
           queue: `${cfg.namespace}.cache.${this.name}.${this.broker.nodeID}`,
           exchange: cfg.amqp.eventsExchange,
-          patterns: entityTypes.map((t) => `${t}.*`),
+          patterns: [...new Set(eventTypes)],
           exclusive: true,
         },
         async (delivery) => {

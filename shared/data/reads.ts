@@ -161,7 +161,32 @@ export function createReads(core: Core) {
     };
   }
 
-  // ---- writes --------------------------------------------------------------------------------
+  /**
+   * The live rows among `ids` the caller may see, keyed by id, with `fields` (and id) only: one query
+   * for a whole batch, so that another service checks its references in one round trip.
+   */
+  async function lookup(name: string, ids: unknown[], fields: string[] = []): Promise<Record<string, Attrs>> {
+    const resource = resourceOf(name);
+    const known = fieldsOf(resource);
+    for (const f of fields) {
+      const spec = known[f];
+      if (!spec || spec.hidden || spec.writeOnly) throw fieldError('fields', `${f} is not a field`);
+    }
+    const wanted = [...new Set(ids.map((id) => checkId(id)))];
+    if (wanted.length === 0) return {};
+    const rows = await resource.model.findAll({
+      attributes: ['id', ...fields],
+      where: { [Op.and]: [{ id: { [Op.in]: wanted } }, visible(resource)] },
+    });
+    const found: Record<string, Attrs> = {};
+    for (const row of rows) {
+      const plain = row.get({ plain: true });
+      const out: Attrs = { id: plain.id };
+      for (const f of fields) out[f] = plain[f] ?? null;
+      found[text(plain.id)] = out;
+    }
+    return found;
+  }
 
-  return { get, list, history };
+  return { get, list, history, lookup };
 }

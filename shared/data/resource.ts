@@ -1,12 +1,20 @@
 import type { WhereOptions } from 'sequelize';
 import type { Attrs, EntityModel, Transaction } from '../db';
 
+/** A call to another service's action, carrying the running request's context (actor, request id). */
+export type Caller = (action: string, params: Record<string, unknown>) => Promise<unknown>;
+
 export interface PrepareContext {
   mode: 'create' | 'update';
   transaction: Transaction;
   /** the row as it is before an update */
   current?: Attrs;
+  /** RPC to another service (references owned elsewhere are checked by their owner) */
+  call: Caller;
 }
+
+/** What prepareMany says of one row: nothing (fine) or its field errors. */
+export type RowErrors = { field: string; message: string }[] | undefined;
 
 /** How a field of a resource is typed, validated, filtered and sorted. */
 export type FieldType =
@@ -21,7 +29,9 @@ export type FieldType =
   | 'uuid[]'
   | 'point'
   | 'polygon'
-  | 'object';
+  | 'object'
+  /** `{ amount, currency }`: ISO 4217 code, amount ≥ 0 with at most the currency's minor digits */
+  | 'money';
 
 export interface FieldSpec {
   type: FieldType;
@@ -100,6 +110,11 @@ export interface Resource {
    * validity. Runs inside the write's transaction; may change `values`; throws domain errors.
    */
   prepare?: (values: Attrs, ctx: PrepareContext) => Promise<void>;
+  /**
+   * The same for many rows at once, for checks that cost a round trip (another service's ids): one
+   * call for the batch, an answer per row. Single writes run it with one row; bulk imports per batch.
+   */
+  prepareMany?: (rows: Attrs[], ctx: PrepareContext) => Promise<RowErrors[]>;
   /**
    * Object-level authorization: a filter of the rows `user` may see (and so read, change, delete,
    * restore, or read the history of); undefined for all. Applied by the mechanism inside the owning

@@ -120,6 +120,8 @@ function checkValue(spec: FieldSpec, v: unknown, field: string, errors: FieldErr
       return checkPoint(v, field, errors);
     case 'polygon':
       return checkPolygon(v, field, errors);
+    case 'money':
+      return checkMoney(v, field, errors);
     case 'object':
       if (!isRecord(v)) return push('must be a JSON object');
       if (JSON.stringify(v).includes('\\u0000')) return push('must not contain NUL characters');
@@ -127,6 +129,30 @@ function checkValue(spec: FieldSpec, v: unknown, field: string, errors: FieldErr
         return push(`must be at most ${spec.max ?? METADATA_MAX_BYTES} bytes`);
       }
       return;
+  }
+}
+
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+const minorDigits = (currency: string) =>
+  new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+
+function checkMoney(v: unknown, field: string, errors: FieldError[]) {
+  if (!isRecord(v)) return errors.push({ field, message: 'must be an object {amount, currency}' });
+  for (const key of Object.keys(v)) {
+    if (key !== 'amount' && key !== 'currency')
+      errors.push({ field: `${field}.${key}`, message: 'is not a member of a money amount' });
+  }
+  const { amount, currency } = v;
+  if (typeof currency !== 'string' || !CURRENCIES.has(currency)) {
+    errors.push({ field: `${field}.currency`, message: 'must be an ISO 4217 currency code, e.g. EUR' });
+  }
+  if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0 || amount > 1e15) {
+    return errors.push({ field: `${field}.amount`, message: 'must be a number from 0 to 1e15' });
+  }
+  if (typeof currency === 'string' && CURRENCIES.has(currency)) {
+    const scaled = amount * 10 ** minorDigits(currency);
+    if (Math.abs(scaled - Math.round(scaled)) > 1e-6)
+      errors.push({ field: `${field}.amount`, message: `has more decimals than ${currency} has` });
   }
 }
 
@@ -158,7 +184,8 @@ export function validateBody(resource: Resource, body: unknown, mode: 'create' |
       continue;
     }
     if (value === null) {
-      if (spec.required || spec.type === 'object') errors.push({ field: key, message: 'must not be null' });
+      if (spec.required || (spec.type === 'object' && !spec.nullable))
+        errors.push({ field: key, message: 'must not be null' });
       else values[key] = null;
       continue;
     }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Op, QueryTypes } from 'sequelize';
-import { conflict, fieldError, preconditionFailed } from '../errors';
+import { conflict, fieldError, preconditionFailed, validationFailed } from '../errors';
 import type { Attrs, EntityInstance, Transaction } from '../db';
-import type { Resource } from './resource';
+import type { PrepareContext, Resource } from './resource';
 import { validateBody } from './validate';
 import {
   text,
@@ -18,7 +18,15 @@ const isEmptyObject = (v: unknown) => typeof v === 'object' && v !== null && Obj
 
 /** create, update, soft delete (with cascade under one batch) and restore of exactly that batch. */
 export function createWrites(core: Core) {
-  const { sequelize, resourceOf, tx, checkId, findVisible, findLive } = core;
+  const { sequelize, resourceOf, tx, checkId, findVisible, findLive, call } = core;
+
+  /** The resource's own rules for one row: prepare, then prepareMany with a batch of one. */
+  async function prepareRow(resource: Resource, values: Attrs, ctx: Omit<PrepareContext, 'call'>) {
+    await resource.prepare?.(values, { ...ctx, call });
+    if (!resource.prepareMany) return;
+    const [errors] = await resource.prepareMany([values], { ...ctx, call });
+    if (errors && errors.length > 0) throw validationFailed(errors);
+  }
 
   function checkVersion(resource: Resource, row: EntityInstance, opts: WriteOptions) {
     const current = row.getDataValue('version');
@@ -58,7 +66,7 @@ export function createWrites(core: Core) {
     const values = validateBody(resource, body, 'create');
     return tx(resource, async (t, touch) => {
       await checkGeometry(resource, values, t);
-      await resource.prepare?.(values, { mode: 'create', transaction: t });
+      await prepareRow(resource, values, { mode: 'create', transaction: t });
       await checkParentsLive(resource, values, t);
       const row = await resource.model.create(values, { transaction: t });
       touch(name, [text(row.getDataValue('id'))]);
@@ -77,7 +85,7 @@ export function createWrites(core: Core) {
       const current = row.get({ plain: true });
       opts.check?.(current);
       await checkGeometry(resource, values, t);
-      await resource.prepare?.(values, { mode: 'update', transaction: t, current });
+      await prepareRow(resource, values, { mode: 'update', transaction: t, current });
       await checkParentsLive(resource, values, t);
       row.set({ ...values, ...opts.set });
       await row.save({ transaction: t, ...(opts.event ? { event: opts.event } : {}) });

@@ -62,7 +62,12 @@ const UNRECORDED = new Set([
   'deletionBatchId',
 ]);
 
-const entityTypes = new WeakMap<object, { entityType: string; hidden: Set<string> }>();
+interface EntityInfo {
+  entityType: string;
+  hidden: Set<string>;
+  events: Partial<Record<ChangeAction, string>>;
+}
+const entityTypes = new WeakMap<object, EntityInfo>();
 
 export function entityTypeOf(model: EntityModel): string {
   const info = entityTypes.get(model);
@@ -76,6 +81,22 @@ export interface EntityOptions {
   tableName: string;
   /** attributes whose values never go into a change record (e.g. password hashes) */
   hidden?: string[];
+  /**
+   * Domain event types where `<entityType>.<past tense>` is not the name the API gives (a member of a
+   * project is part of the project: `project.member_added`).
+   */
+  events?: Partial<Record<ChangeAction, string>>;
+}
+
+/** The type of the event a write of this entity emits. */
+export function entityEventType(model: EntityModel, action: ChangeAction): string {
+  return entityTypes.get(model)?.events[action] ?? eventTypeOf(entityTypeOf(model), action);
+}
+
+/** Every event type this entity emits (for subscriptions). */
+export function entityEventTypes(model: EntityModel): string[] {
+  const actions: ChangeAction[] = ['create', 'update', 'delete', 'restore'];
+  return [...new Set(actions.map((a) => entityEventType(model, a)))];
 }
 
 let changeRecordModel: ModelStatic<Model<ChangeRecordRow, ChangeRecordRow>> | undefined;
@@ -129,7 +150,11 @@ export function defineEntity(
       version: true,
     },
   );
-  entityTypes.set(model, { entityType: options.entityType, hidden: new Set(options.hidden ?? []) });
+  entityTypes.set(model, {
+    entityType: options.entityType,
+    hidden: new Set(options.hidden ?? []),
+    events: options.events ?? {},
+  });
   attachHooks(model, sequelize);
   return model;
 }
@@ -225,7 +250,7 @@ function record(
   const entityType = entityTypeOf(model);
   const entityId = String(instance.getDataValue('id'));
   const at = new Date();
-  const type = override?.type ?? eventTypeOf(entityType, action);
+  const type = override?.type ?? entityEventType(model, action);
   return {
     record: { entityType, entityId, action, actor: ctx.actor, requestId: ctx.requestId, at, changes },
     event: {

@@ -4,7 +4,14 @@ export { withTransaction, sqlState, Transaction } from './transaction';
 export type { TransactionOptions } from './transaction';
 export { migrateUp, migrateDown, migrationStatus } from './migrator';
 export type { MigrationContext } from './migrator';
-export { defineEntity, entityTypeOf, changeRecordModelFor, plainGeoJson, SYSTEM_FIELDS } from './entity';
+export {
+  defineEntity,
+  entityTypeOf,
+  entityEventTypes,
+  changeRecordModelFor,
+  plainGeoJson,
+  SYSTEM_FIELDS,
+} from './entity';
 export type {
   Attrs,
   EntityInstance,

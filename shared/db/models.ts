@@ -113,9 +113,9 @@ export function defineModels(sequelize: Sequelize): Models {
       buildingIds: { type: DataTypes.ARRAY(DataTypes.UUID), allowNull: false, defaultValue: [] },
       startDate: { type: DataTypes.DATEONLY },
       endDate: { type: DataTypes.DATEONLY },
-      budgetAmount: { type: DataTypes.DECIMAL(18, 2) },
-      budgetCurrency: { type: DataTypes.CHAR(3) },
+      budget: { type: DataTypes.JSONB },
       ownerId: { type: DataTypes.UUID },
+      deletedBuildingIds: { type: DataTypes.ARRAY(DataTypes.UUID), allowNull: false, defaultValue: [] },
     },
     { entityType: 'project', tableName: 'projects' },
   );
@@ -128,7 +128,17 @@ export function defineModels(sequelize: Sequelize): Models {
       userId: { type: DataTypes.UUID, allowNull: false },
       role: { type: DataTypes.TEXT, allowNull: false },
     },
-    { entityType: 'project_member', tableName: 'project_members' },
+    {
+      entityType: 'project_member',
+      tableName: 'project_members',
+      // API.md: membership events belong to the project's vocabulary
+      events: {
+        create: 'project.member_added',
+        restore: 'project.member_added',
+        delete: 'project.member_removed',
+        update: 'project.member_changed',
+      },
+    },
   );
 
   return { Building, Floor, Room, Device, User, Project, ProjectMember };

@@ -32,9 +32,15 @@ export interface ErrorData {
 const client = (status: number, code: ErrorCode, message: string, data?: ErrorData) =>
   new Errors.MoleculerClientError(message, status, code, data);
 
-export const validationFailed = (errors: FieldError[], message?: string) =>
+/** `extensions` become members of the problem document a client gets (a bulk import's report). */
+export const validationFailed = (
+  errors: FieldError[],
+  message?: string,
+  extensions?: Record<string, unknown>,
+) =>
   client(400, 'VALIDATION_FAILED', message ?? errors.map((e) => `${e.field}: ${e.message}`).join('; '), {
     errors,
+    ...(extensions ? { extensions } : {}),
   });
 
 export const fieldError = (field: string, message: string) => validationFailed([{ field, message }]);

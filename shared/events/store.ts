@@ -123,6 +123,8 @@ export interface EventQuery {
   /** one type or several */
   type?: string | string[];
   limit?: number;
+  /** an SQL condition on domain_events the caller built with escaped values (authorization) */
+  visible?: string;
 }
 
 /** Events in position order, upcast to their current schema. */
@@ -132,6 +134,7 @@ export async function readEvents(sequelize: Sequelize, q: EventQuery = {}): Prom
   if (q.aggregateId) where.push('aggregate_id = :aggregateId');
   if (q.aggregateType) where.push('aggregate_type = :aggregateType');
   if (types.length > 0) where.push('type IN (:types)');
+  if (q.visible) where.push(q.visible);
   const rows = await sequelize.query<EventRow>(
     `SELECT * FROM domain_events WHERE ${where.join(' AND ')} ORDER BY position LIMIT :limit`,
     {
