@@ -19,8 +19,11 @@ const MAX_LINE_BYTES = 64 * 1024;
 const NDJSON = /^application\/(x-)?(ndjson|jsonl|json-seq)\b/i;
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\b/i;
 
-export const isBulkUpload = (req: IncomingMessage) =>
-  req.method === 'POST' && (req.url ?? '').split('?')[0]?.endsWith('/devices/bulk') === true;
+/** The route's middlewares see a URL without the route's path: moleculer-web keeps the whole one. */
+export const isBulkUpload = (req: IncomingMessage) => {
+  const url: unknown = Reflect.get(req, 'originalUrl') ?? req.url;
+  return req.method === 'POST' && typeof url === 'string' && /\/devices\/bulk(\?|$)/.test(url);
+};
 export const isNdjson = (type: string) => NDJSON.test(type);
 
 const tooLarge = () =>

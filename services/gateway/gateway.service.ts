@@ -180,9 +180,10 @@ const GatewayService: ServiceSchema = {
         },
       },
       {
-        // bulk import and export stream their bodies: no body parser, handlers of their own
-        // (before the API route, so that `export` and `bulk` are not taken for device ids)
-        path: `${API_BASE}/devices`,
+        // bulk import and export stream their bodies: no body parser, handlers of their own (named
+        // routes: two routes on one path; moleculer-web tries `/devices/export` before `/devices/:id`)
+        name: 'streams',
+        path: API_BASE,
         mappingPolicy: 'restrict',
         mergeParams: false,
         autoAliases: false,
@@ -190,7 +191,7 @@ const GatewayService: ServiceSchema = {
         authentication: true,
         authorization: true,
         aliases: {
-          'POST /bulk'(this: Service, req: GatewayRequest, res: ServerResponse) {
+          'POST /devices/bulk'(this: Service, req: GatewayRequest, res: ServerResponse) {
             const ctx = req.$ctx;
             if (!ctx) return sendProblem.call(this, req, res, new Error('no context'));
             runImport(ctx, req, req.$params?.query ?? {})
@@ -200,7 +201,7 @@ const GatewayService: ServiceSchema = {
               })
               .catch((err: unknown) => sendProblem.call(this, req, res, err));
           },
-          'GET /export'(this: Service, req: GatewayRequest, res: ServerResponse) {
+          'GET /devices/export'(this: Service, req: GatewayRequest, res: ServerResponse) {
             const ctx = req.$ctx;
             if (!ctx) return sendProblem.call(this, req, res, new Error('no context'));
             streamExport(ctx, req, res, req.$params?.query ?? {}).catch((err: unknown) => {
@@ -225,6 +226,7 @@ const GatewayService: ServiceSchema = {
         },
       },
       {
+        name: 'api',
         path: API_BASE,
         // authentication and authorization plug in here, as moleculer-web's `authentication` and
         // `authorization` hooks of this route (an open issue); until then every route is open

@@ -83,11 +83,12 @@ export function createBulk(core: Core) {
       const keyOf = (v: Attrs) => JSON.stringify(rule.fields.map((f) => v[f] ?? null));
       const live = batch.filter((b) => rule.fields.every((f) => b.values[f] !== undefined));
       if (live.length === 0) continue;
-      const taken = await resource.model.findAll({
-        attributes: rule.fields,
-        where: { [Op.or]: live.map((b) => Object.fromEntries(rule.fields.map((f) => [f, b.values[f]]))) },
-        transaction: t,
-      });
+      const [only] = rule.fields;
+      const where =
+        rule.fields.length === 1 && only
+          ? { [only]: { [Op.in]: live.map((b) => b.values[only]) } }
+          : { [Op.or]: live.map((b) => Object.fromEntries(rule.fields.map((f) => [f, b.values[f]]))) };
+      const taken = await resource.model.findAll({ attributes: rule.fields, where, transaction: t });
       const takenKeys = new Set(taken.map((r) => keyOf(r.get({ plain: true }))));
       for (const b of live) {
         if (b.result.status === 'invalid') continue;

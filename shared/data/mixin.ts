@@ -11,6 +11,7 @@ import type { DomainEvent } from '../events';
 import { idempotent, MessageQueue, OutboxRelay } from '../messaging';
 import { createDataAccess, type DataAccess } from './crud';
 import { resourceSchemas } from './json-schema';
+import { Batcher } from './batcher';
 import type { QueryInput } from './query';
 import type { Resource } from './resource';
 
@@ -280,7 +281,8 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
         { critical: false },
       );
 
-      // every instance: its own queue for the events of what it caches
+      // every instance: its own queue for the events of what it caches, invalidated a batch at a time
+      const batcher = new Batcher((batch) => dataOf(this).invalidate(batch));
       // `<entity>.*` takes named writes too (device.status_changed); some entities name their own events
       const eventTypes = [...prefixOf.keys()].flatMap((r) => [
         `${data.resource(r).name}.*`,
@@ -292,11 +294,12 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
           exchange: cfg.amqp.eventsExchange,
           patterns: [...new Set(eventTypes)],
           exclusive: true,
+          prefetch: 500,
         },
         async (delivery) => {
           const event = JSON.parse(delivery.content.toString('utf8')) as DomainEvent;
           const resource = [...prefixOf.keys()].find((r) => data.resource(r).name === event.aggregateType);
-          if (resource) await dataOf(this).invalidate(new Map([[resource, [event.aggregateId]]]));
+          if (resource) await batcher.add(resource, event.aggregateId);
         },
       );
 
