@@ -63,6 +63,8 @@ interface GatewayRequest extends IncomingMessage {
   $alias?: RestAlias;
   $action?: { name?: string; roles?: readonly Role[] };
   $ctx?: Context<unknown, Record<string, unknown>>;
+  /** nested routes: the parent's id from the path */
+  $parentId?: string;
 }
 
 /** The peer address; behind a proxy, configure it to pass the client's (not trusted from headers here). */
@@ -258,7 +260,7 @@ const GatewayService: ServiceSchema = {
           },
           ...Object.fromEntries(API_ALIASES.map((a) => [`${a.method} ${a.path}`, a])),
         },
-        async onBeforeCall(
+        onBeforeCall(
           this: Service,
           ctx: Context<unknown, Record<string, unknown>>,
           _route: unknown,
@@ -270,10 +272,8 @@ const GatewayService: ServiceSchema = {
           if (!alias.shape) return; // a function alias (the SSE stream) reads the request itself
           const shaped = shapeParams(alias, req.$params ?? {}, req);
           if (alias.action === 'users.login') shaped.clientIp = clientIp(req);
-          if (alias.parentGet && typeof shaped.scope === 'object') {
-            // a nested path under a parent that does not exist is a 404, not an empty list
-            await ctx.call(alias.parentGet, { id: req.$params?.params?.id });
-          }
+          const parentId = req.$params?.params?.id;
+          if (alias.parentGet && typeof parentId === 'string') req.$parentId = parentId;
           req.$params = shaped;
         },
         onAfterCall(
@@ -368,7 +368,7 @@ const GatewayService: ServiceSchema = {
       return user;
     },
     /** The roles the called action declares (the same declaration its service enforces). */
-    authorize(
+    async authorize(
       this: Service,
       ctx: Context<unknown, Record<string, unknown>>,
       _route: unknown,
@@ -377,6 +377,10 @@ const GatewayService: ServiceSchema = {
       const roles = req.$action?.roles;
       const user = userOf(ctx);
       if (roles && user && !roles.includes(user.role)) throw forbidden(`${user.role} may not do this`);
+      // a nested path under a parent that does not exist, or that the caller may not see, is a 404
+      // (asked as the caller, once authenticated: a project's members are as private as the project)
+      const parentGet = req.$alias?.parentGet;
+      if (parentGet && req.$parentId) await ctx.call(parentGet, { id: req.$parentId });
     },
   },
   started(this: Service) {

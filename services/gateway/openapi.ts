@@ -1,6 +1,7 @@
 import type { ServiceBroker } from 'moleculer';
 import type { ResourceSchemas } from '../../shared/data';
 import { ERRORS, json, operation, type Schema } from './openapi.operations';
+import { customPaths } from './openapi.custom';
 import type { RestAlias, RestResource } from './rest';
 
 /*
@@ -185,42 +186,7 @@ export async function buildOpenApi(
       responses: { '204': { description: 'Logged out' } },
     },
   };
-  paths[`${base}/devices/{id}/status`] = {
-    post: {
-      tags: ['Device'],
-      security: bearer,
-      summary: 'Move a device through its lifecycle (emits device.status_changed)',
-      parameters: [
-        { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
-        { name: 'If-Match', in: 'header', schema: { type: 'string' } },
-      ],
-      requestBody: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              required: ['status'],
-              additionalProperties: false,
-              properties: {
-                status: {
-                  enum: ['planned', 'installed', 'active', 'maintenance', 'faulty', 'decommissioned'],
-                },
-                reason: { type: 'string', maxLength: 1000 },
-              },
-            },
-          },
-        },
-      },
-      responses: {
-        '200': json({ $ref: '#/components/schemas/Device' }),
-        ...ERRORS,
-        '404': { description: 'NOT_FOUND' },
-        '409': { description: 'CONFLICT: a move the lifecycle does not allow (both states named)' },
-        '412': { description: 'PRECONDITION_FAILED' },
-      },
-    },
-  };
+  Object.assign(paths, customPaths(base));
   paths[`${base}/me`] = {
     get: {
       tags: ['auth'],

@@ -100,6 +100,15 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
   const actions: NonNullable<ServiceSchema['actions']> = {};
   for (const { resource, prefix, roles: declared } of options.expose) {
     const data = (svc: Service) => dataOf(svc).data;
+    /**
+     * Cached reads are shared by every caller, so a resource with object-level visibility is cached
+     * only for callers who see all of it (managers of projects); the others read the database.
+     */
+    function sharedView(this: Service, ctx: Context) {
+      const r = data(this).resource(resource);
+      const user = userOf(ctx);
+      return !r.visibility || !user || r.visibility({ id: user.id, role: user.role }) === undefined;
+    }
     // enforced by rolesMiddleware wherever the action runs, and by the gateway before it calls
     const roles = (action: WriteAction) => declared?.[action] ?? MANAGERS;
     actions[`${prefix}create`] = {
@@ -111,7 +120,7 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
     };
     actions[`${prefix}get`] = {
       params: { id: { type: 'string' } },
-      cache: { keys: ['id'] },
+      cache: { keys: ['id'], enabled: sharedView },
       handler(this: Service, ctx: Context<IdParams>) {
         return data(this).get(resource, ctx.params.id);
       },
@@ -121,6 +130,7 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       cache: {
         keys: ['query', 'scope'],
         enabled(this: Service, ctx: Context<ListParams>) {
+          if (!sharedView.call(this, ctx)) return false;
           const volatile = data(this).resource(resource).volatile ?? [];
           const query = ctx.params.query ?? {};
           const sort = typeof query.sort === 'string' ? query.sort : '';

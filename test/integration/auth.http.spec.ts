@@ -32,10 +32,10 @@ describe('authentication and authorization', function () {
       startNode(['users'], {}, capture),
       // a second users instance starting at the same moment: still exactly one first admin
       startNode(['users'], {}, capture),
-      startNode(['buildings', 'devices', 'events']),
+      startNode(['buildings', 'devices', 'projects', 'events']),
     ]);
     gateway = nodes[0] as Node;
-    for (const a of ['users.login', 'buildings.get', 'devices.get', 'events.list'])
+    for (const a of ['users.login', 'buildings.get', 'devices.get', 'projects.get', 'events.list'])
       await waitForAction(gateway.broker, a);
     api = gatewayUrl(gateway);
     adminToken = await login(api);
@@ -425,6 +425,14 @@ describe('authentication and authorization', function () {
           ).body.id,
         ),
       }),
+      project: async (): Promise<Ids> => ({
+        id: String((await http('POST', `${api}/projects`, { name: 'P', code: unique('p') })).body.id),
+      }),
+      member: async (): Promise<Ids> => {
+        const p = await make.project();
+        await http('POST', `${api}/projects/${p.id}/members`, { userId: userIds.viewer, role: 'member' });
+        return { id: String(p.id), userId: String(userIds.viewer) };
+      },
       none: (): Promise<Ids> => Promise.resolve({}),
     };
     const deleted = (kind: keyof typeof make) => async (): Promise<Ids> => {
@@ -435,6 +443,8 @@ describe('authentication and authorization', function () {
         room: 'rooms',
         device: 'devices',
         user: 'users',
+        project: 'projects',
+        member: 'projects',
         none: '',
       }[kind];
       await http('DELETE', `${api}/${path}/${ids.id}?cascade=true`);
@@ -446,12 +456,14 @@ describe('authentication and authorization', function () {
       method: string;
       route: string;
       fixture: () => Promise<Ids>;
-      body?: () => Record<string, unknown>;
+      body?: () => unknown;
       allowed: Role[];
+      /** roles that may call it but do not see the object: 404 (a project they are no member of) */
+      hidden?: Role[];
     }
     const crud = (
       path: string,
-      kind: 'building' | 'floor' | 'room' | 'device' | 'user',
+      kind: 'building' | 'floor' | 'room' | 'device' | 'user' | 'project',
       create: () => Record<string, unknown>,
       change: Record<string, unknown>,
       writers: { create: Role[]; update: Role[]; remove: Role[] },
@@ -527,9 +539,31 @@ describe('authentication and authorization', function () {
       { method: 'GET', route: '/me', fixture: make.none, allowed: everyone },
       { method: 'GET', route: '/events', fixture: make.none, allowed: everyone },
       { method: 'GET', route: '/events/stream', fixture: make.none, allowed: everyone },
+      { method: 'POST', route: '/devices/bulk', fixture: make.none, body: () => [], allowed: managers },
+      { method: 'GET', route: '/devices/export', fixture: make.none, allowed: everyone },
+      // projects: technicians and viewers who are no members see none (the fixtures are the admin's)
+      ...crud('projects', 'project', () => ({ name: 'P', code: unique('p') }), { description: 'd' }, W).map(
+        (c): Case =>
+          c.method === 'GET' && c.route !== '/projects' ? { ...c, hidden: ['technician', 'viewer'] } : c,
+      ),
+      {
+        method: 'GET',
+        route: '/projects/:id/members',
+        fixture: make.project,
+        allowed: everyone,
+        hidden: ['technician', 'viewer'],
+      },
+      {
+        method: 'POST',
+        route: '/projects/:id/members',
+        fixture: make.project,
+        body: () => ({ userId: userIds.technician, role: 'observer' }),
+        allowed: managers,
+      },
+      { method: 'DELETE', route: '/projects/:id/members/:userId', fixture: make.member, allowed: managers },
     ];
     // bodies that need the fixture: flat creates of floors and rooms
-    const bodyFor = (c: Case, ids: Ids): Record<string, unknown> | undefined => {
+    const bodyFor = (c: Case, ids: Ids): unknown => {
       if (c.route === '/floors' && c.method === 'POST') return { buildingId: ids.id, name: 'F', level: 2 };
       if (c.route === '/rooms' && c.method === 'POST')
         return { floorId: ids.id, name: 'R', number: unique('r') };
@@ -557,11 +591,11 @@ describe('authentication and authorization', function () {
       for (const c of cases) {
         for (const who of [...ROLES, 'anonymous' as const]) {
           const ids = await c.fixture();
-          const path = c.route.replace(':id', ids.id ?? '');
+          const path = c.route.replace(':id', ids.id ?? '').replace(':userId', ids.userId ?? '');
           const body = bodyFor(c, ids);
           const headers = { authorization: who === 'anonymous' ? '' : `Bearer ${tokens[who]}` };
           let status: number;
-          if (c.route === '/events/stream') {
+          if (c.route === '/events/stream' || c.route === '/devices/export') {
             const controller = new AbortController();
             const res = await fetch(`${api}${path}`, {
               headers: headers.authorization ? headers : {},
@@ -572,7 +606,14 @@ describe('authentication and authorization', function () {
           } else {
             status = (await http(c.method, `${api}${path}`, body, headers)).status;
           }
-          const expected = who === 'anonymous' ? [401] : c.allowed.includes(who) ? [200, 201, 204] : [403];
+          const expected =
+            who === 'anonymous'
+              ? [401]
+              : c.hidden?.includes(who)
+                ? [404]
+                : c.allowed.includes(who)
+                  ? [200, 201, 204]
+                  : [403];
           if (!expected.includes(status))
             failures.push(`${who} ${c.method} ${c.route}: ${status}, expected ${expected.join('/')}`);
         }

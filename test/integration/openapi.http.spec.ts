@@ -15,7 +15,7 @@ describe('the API description', function () {
   before(async function () {
     nodes = await Promise.all([
       startNode(['gateway', 'users']),
-      startNode(['buildings', 'devices', 'events']),
+      startNode(['buildings', 'devices', 'projects', 'events']),
     ]);
     const gateway = nodes[0] as Node;
     for (const a of [
@@ -23,6 +23,8 @@ describe('the API description', function () {
       'buildings.describe',
       'buildings.floors.describe',
       'devices.describe',
+      'projects.describe',
+      'projects.members.describe',
     ]) {
       await waitForAction(gateway.broker, a);
     }
