@@ -216,14 +216,14 @@ describe('projects and members over HTTP', function () {
         signal: controller.signal,
       });
       expect(res.status).to.equal(200);
-      const reader = res.body?.getReader();
+      const reader = res.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
       let text = '';
       const stop = setTimeout(() => controller.abort(), 1500);
       try {
         for (;;) {
           const chunk = await reader?.read();
           if (!chunk || chunk.done) break;
-          text += new TextDecoder().decode(chunk.value);
+          text += Buffer.from(chunk.value).toString('utf8');
         }
       } catch {
         // aborted: what came is in `text`
