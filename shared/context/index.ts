@@ -1,3 +1,10 @@
-export { currentContext, contextOrSystem, runInContext, contextFromMeta, metaFromContext, SYSTEM_ACTOR } from './context';
+export {
+  currentContext,
+  contextOrSystem,
+  runInContext,
+  contextFromMeta,
+  metaFromContext,
+  SYSTEM_ACTOR,
+} from './context';
 export type { RequestContext, ContextMeta } from './context';
 export { contextMiddleware } from './middleware';
