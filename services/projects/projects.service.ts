@@ -54,6 +54,25 @@ const ProjectsService: ServiceSchema = {
             }
           },
         },
+        {
+          // A deleted user leaves no membership behind (each removal a project.member_removed caused by
+          // the user's event) and owns nothing: ownerId becomes null. Restoring the user gives neither
+          // back: who works on a project is decided anew.
+          name: 'forget-deleted-users',
+          patterns: ['user.deleted'],
+          async handle(event, { models, transaction }) {
+            const userId = event.aggregateId;
+            await models.ProjectMember.update(
+              { deletedAt: new Date(), deletionBatchId: event.id },
+              { where: { userId }, transaction },
+            );
+            // deleted projects too: restoring one must not point at the deleted user
+            await models.Project.update(
+              { ownerId: null },
+              { where: { ownerId: userId }, paranoid: false, transaction },
+            );
+          },
+        },
       ],
     }),
   ],

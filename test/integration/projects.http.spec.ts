@@ -248,6 +248,35 @@ describe('projects and members over HTTP', function () {
     });
   });
 
+  describe('a deleted user', function () {
+    it('leaves no membership and owns nothing (project.member_removed caused by user.deleted)', async function () {
+      const email = `${unique('gone')}@example.com`;
+      const user = await post('/users', { email, name: 'Gone', role: 'viewer', password: PASSWORD });
+      const userId = String(user.body.id);
+      const p = await newProject({ ownerId: userId });
+      const id = String(p.body.id);
+      const member = await post(`/projects/${id}/members`, { userId, role: 'lead' });
+      expect(member.status).to.equal(201);
+      expect((await http('DELETE', `${api}/users/${userId}`)).status).to.equal(204);
+      await until(
+        'the membership to go',
+        async () =>
+          (await get(`/projects/${id}/members`)).body.data instanceof Array &&
+          ((await get(`/projects/${id}/members`)).body.data as unknown[]).length === 0,
+        10_000,
+      );
+      expect((await get(`/projects/${id}`)).body.ownerId).to.equal(null);
+      const userDeleted = (
+        (await get(`/events?aggregateId=${userId}&type=user.deleted`)).body.data as DomainEvent[]
+      )[0];
+      const removed = (
+        (await get(`/events?aggregateId=${String(member.body.id)}&type=project.member_removed`)).body
+          .data as DomainEvent[]
+      )[0];
+      expect(removed?.causationId).to.equal(userDeleted?.id);
+    });
+  });
+
   describe('a deleted building', function () {
     it('shows as deleted in the projects that reference it, and a restore heals that', async function () {
       const p = await newProject({ buildingIds: [buildingA, buildingB] });
