@@ -153,6 +153,33 @@ export async function ensurePostgis(cfg: Config): Promise<void> {
   }
 }
 
+/**
+ * promtool (Debian's `prometheus` package) checks deploy/prometheus in the test suite. Installed like
+ * PostGIS: where it is missing, PGINSTALL allows it and we are root on Debian; otherwise we say how.
+ */
+export function ensurePromtool(cfg: Config): void {
+  const onPath = (process.env.PATH ?? '').split(':').some((dir) => dir && fs.existsSync(`${dir}/promtool`));
+  if (onPath) return;
+  const canInstall =
+    cfg.pgInstall === 'auto' &&
+    process.getuid?.() === 0 &&
+    fs.existsSync('/etc/debian_version') &&
+    fs.existsSync('/usr/bin/apt-get');
+  if (!canInstall) {
+    say(
+      'promtool is missing: the Prometheus tests will fail. As root on Debian: apt-get install -y prometheus',
+    );
+    return;
+  }
+  say('promtool is missing: installing Debian package prometheus with apt-get...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  execFileSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'prometheus'], {
+    stdio: 'inherit',
+    env,
+  });
+}
+
 /** Creates the database of `url` where it is missing, with the extensions the schema needs. */
 export async function ensureDatabase(url: string): Promise<void> {
   const name = databaseName(url);

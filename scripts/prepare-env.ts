@@ -1,7 +1,8 @@
 /*
  * `npm run prepare-env`: makes this machine ready to run Arxos. Checks that PostgreSQL, Redis and
  * RabbitMQ answer, installs PostGIS where it is missing (and allowed), creates the database and
- * migrates it. `--for-tests` stops after the checks and PostGIS: each test run makes its own database.
+ * migrates it. `--for-tests` stops after the checks, PostGIS and promtool (for the deployment tests):
+ * each test run makes its own database.
  */
 import { config, ConfigError } from '../shared/config';
 import { createLogger } from '../shared/logging';
@@ -10,6 +11,7 @@ import {
   checkServices,
   ensureDatabase,
   ensurePostgis,
+  ensurePromtool,
   EnvironmentError,
   messageOf,
   say,
@@ -19,7 +21,7 @@ export async function prepareEnvironment(options: { forTests?: boolean } = {}): 
   const cfg = config();
   await checkServices(cfg);
   await ensurePostgis(cfg);
-  if (options.forTests) return;
+  if (options.forTests) return ensurePromtool(cfg);
   await ensureDatabase(cfg.db.url);
   const logger = createLogger({ level: cfg.logLevel });
   const db = createDatabase(cfg.db, logger, 'arxos-migrate');
