@@ -8,4 +8,5 @@ export const SERVICES: Record<ServiceName, () => Promise<ServiceSchema>> = {
   buildings: async () => (await import('./buildings/buildings.service')).default,
   devices: async () => (await import('./devices/devices.service')).default,
   events: async () => (await import('./events/events.service')).default,
+  monitoring: async () => (await import('./monitoring/monitoring.service')).default,
 };

@@ -17,7 +17,7 @@ export interface VarSpec {
 }
 
 /** The services this code base has; `SERVICES` picks among them. */
-export const SERVICE_NAMES = ['gateway', 'users', 'buildings', 'devices', 'events'] as const;
+export const SERVICE_NAMES = ['gateway', 'users', 'buildings', 'devices', 'events', 'monitoring'] as const;
 
 export const VARS = {
   NODE_ENV: {
