@@ -70,11 +70,14 @@ export function brokerOptions(cfg: Config, logger: Logger, cacher?: ArxosCacher)
     started() {
       processHealth().markServing();
     },
-    // unknown errors are logged with their stack here, once; the gateway shows the client no detail
+    // unknown errors are logged with their stack and request id here, once, on the node where they
+    // happened (a caller gets the same error back from a remote node: not logged again); the gateway
+    // shows the client no detail
     errorHandler(err: Error, info: BrokerErrorHandlerInfo) {
-      if (!isArxosError(err) && !(err instanceof Errors.MoleculerError)) {
+      const ctx = 'ctx' in info ? info.ctx : undefined;
+      const remote = ctx?.endpoint ? !ctx.endpoint.local : false;
+      if (!isArxosError(err) && !(err instanceof Errors.MoleculerError) && !remote) {
         const action = 'actionName' in info ? info.actionName : info.action?.name;
-        const ctx = 'ctx' in info ? info.ctx : undefined;
         const meta: unknown = ctx?.meta;
         const given: unknown =
           typeof meta === 'object' && meta !== null ? Reflect.get(meta, 'requestId') : undefined;
