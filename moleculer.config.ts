@@ -4,6 +4,7 @@ import { rolesMiddleware } from './shared/auth';
 import { contextMiddleware } from './shared/context';
 import { isArxosError } from './shared/errors';
 import { moleculerLogger, type Logger } from './shared/logging';
+import { actionMetricsMiddleware, nodeService, processHealth } from './shared/monitoring';
 import type { ArxosCacher } from './shared/cache';
 
 /**
@@ -53,14 +54,35 @@ export function brokerOptions(cfg: Config, logger: Logger, cacher?: ArxosCacher)
     heartbeatTimeout: 15,
     validator: true,
     cacher,
+    // Moleculer's metrics stay off: their own registry and reporter, names in ms and not in base units,
+    // and a cost on every call. The action middleware below measures what we use of them, in
+    // prom-client's registry, the one exposition of the process (README "Operations").
     metrics: false,
     tracing: false,
+    // on stop, each service waits for the calls it is serving (the SIGTERM drain)
+    tracking: { enabled: true, shutdownTimeout: cfg.requestTimeoutMs },
     middlewares: [contextMiddleware, rolesMiddleware],
-    // unknown errors are logged with their stack here, once; the gateway shows the client no detail
+    created(broker) {
+      // added after Moleculer's own middlewares, so it wraps them all (validation, cache, errors)
+      broker.middlewares.add(actionMetricsMiddleware);
+      broker.createService(nodeService);
+    },
+    started() {
+      processHealth().markServing();
+    },
+    // unknown errors are logged with their stack and request id here, once, on the node where they
+    // happened (a caller gets the same error back from a remote node: not logged again); the gateway
+    // shows the client no detail
     errorHandler(err: Error, info: BrokerErrorHandlerInfo) {
-      if (!isArxosError(err) && !(err instanceof Errors.MoleculerError)) {
+      const ctx = 'ctx' in info ? info.ctx : undefined;
+      const remote = ctx?.endpoint ? !ctx.endpoint.local : false;
+      if (!isArxosError(err) && !(err instanceof Errors.MoleculerError) && !remote) {
         const action = 'actionName' in info ? info.actionName : info.action?.name;
-        logger.error('unexpected error', { action, err });
+        const meta: unknown = ctx?.meta;
+        const given: unknown =
+          typeof meta === 'object' && meta !== null ? Reflect.get(meta, 'requestId') : undefined;
+        const requestId = typeof given === 'string' ? given : ctx?.requestID;
+        logger.error('unexpected error', { action, requestId, err });
       }
       throw err;
     },

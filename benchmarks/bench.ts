@@ -161,6 +161,9 @@ async function main() {
     ARXOS_ADMIN_PASSWORD: `bench password ${runId}`,
     // the limit is checked on every request (one Redis INCR), high enough not to refuse the load
     RATE_LIMIT_PER_MINUTE: '1000000000',
+    // several platform processes on one machine: each its own free ops port, and no drain delay
+    OPS_PORT: '0',
+    SHUTDOWN_DELAY_MS: '0',
   };
   const cfg: Config = parseConfig({ ...process.env, ...env });
   const figures: Figure[] = [];

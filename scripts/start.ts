@@ -49,7 +49,14 @@ async function main() {
   cfg.services.forEach((name, i) => {
     const color = COLORS[i % COLORS.length] ?? '';
     const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', entry], {
-      env: { ...process.env, SERVICES: name },
+      env: {
+        ...process.env,
+        SERVICES: name,
+        // each process its own ops port (health, metrics): OPS_PORT, OPS_PORT+1, ... (0: any free one)
+        OPS_PORT: String(cfg.ops.port === 0 ? 0 : cfg.ops.port + i),
+        // no load balancer to wait for on a developer's machine: drain and stop at once
+        SHUTDOWN_DELAY_MS: process.env.SHUTDOWN_DELAY_MS ?? '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.set(name, child);

@@ -9,4 +9,5 @@ export const SERVICES: Record<ServiceName, () => Promise<ServiceSchema>> = {
   devices: async () => (await import('./devices/devices.service')).default,
   projects: async () => (await import('./projects/projects.service')).default,
   events: async () => (await import('./events/events.service')).default,
+  monitoring: async () => (await import('./monitoring/monitoring.service')).default,
 };

@@ -3,6 +3,7 @@ import { Op, QueryTypes } from 'sequelize';
 import { fieldError } from '../../shared/errors';
 import { dataOf, dataService } from '../../shared/data';
 import { DEVICE_STATUSES, deviceResources } from './devices.resources';
+import { deviceMetrics } from './devices.metrics';
 import { assertMove, type DeviceStatus } from './devices.rules';
 import { importAction } from './devices.import';
 
@@ -22,6 +23,7 @@ const isStatus = (v: unknown): v is DeviceStatus => DEVICE_STATUSES.some((s) => 
 const DevicesService: ServiceSchema = {
   name: 'devices',
   mixins: [
+    deviceMetrics,
     dataService({
       resources: deviceResources,
       // technicians change device fields (and, with the lifecycle, status) but do not create or delete

@@ -4,7 +4,6 @@ import { createDatabase, type Database } from '../../shared/db';
 import { fieldError, validationFailed } from '../../shared/errors';
 import { readEvents } from '../../shared/events';
 import { isUuid } from '../../shared/data';
-import { processHealth } from '../../shared/monitoring';
 import { userOf } from '../../shared/auth';
 import { seesAllProjects, visibleEventsSql } from '../projects/projects.visibility';
 
@@ -91,10 +90,6 @@ const EventsService: ServiceSchema = {
   async started(this: Service) {
     const database = databases.get(this);
     await database?.start();
-    processHealth().register('postgres:responseTime', async () => {
-      await database?.ping();
-      return { status: 'pass' };
-    });
   },
   async stopped(this: Service) {
     await databases.get(this)?.stop();

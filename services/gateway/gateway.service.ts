@@ -7,7 +7,7 @@ import { ArxosCacher } from '../../shared/cache';
 import { config } from '../../shared/config';
 import { entityCacheKey } from '../../shared/data';
 import { forbidden, isArxosError, rateLimited, unauthorized } from '../../shared/errors';
-import { HEALTH_CONTENT_TYPE, httpStatusOf, processHealth, type HealthReport } from '../../shared/monitoring';
+import { observeHttp, OPS_ROUTES } from './ops';
 import { toProblem } from './problem';
 import { buildOpenApi, DOCS_HTML } from './openapi';
 import { streamEvents } from './sse';
@@ -128,13 +128,6 @@ async function rateLimit(svc: Service, identity: string, perMinute: number) {
   if (count > perMinute) throw rateLimited(resetS);
 }
 
-function sendHealth(res: ServerResponse, report: HealthReport) {
-  res.statusCode = httpStatusOf(report);
-  res.setHeader('Content-Type', HEALTH_CONTENT_TYPE);
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(JSON.stringify(report));
-}
-
 const GatewayService: ServiceSchema = {
   name: 'gateway',
   mixins: [ApiGateway],
@@ -146,21 +139,7 @@ const GatewayService: ServiceSchema = {
     logRequest: 'debug',
     logResponse: 'debug',
     routes: [
-      {
-        path: '/health',
-        mappingPolicy: 'restrict',
-        bodyParsers: false,
-        aliases: {
-          'GET /live'(req: IncomingMessage, res: ServerResponse) {
-            sendHealth(res, processHealth().live());
-          },
-          'GET /ready'(this: Service, req: IncomingMessage, res: ServerResponse) {
-            void processHealth()
-              .ready()
-              .then((report) => sendHealth(res, report));
-          },
-        },
-      },
+      ...OPS_ROUTES,
       {
         // the API's description, open like health and metrics (API.md "Operations")
         path: '/api',
@@ -389,12 +368,7 @@ const GatewayService: ServiceSchema = {
         'JWT_SECRET is not set: tokens are signed with the development key (never do this in production)',
       );
     }
-    processHealth().register('broker:connected', () => {
-      const transit = this.broker.transit;
-      return transit && !transit.connected
-        ? { status: 'fail', output: 'not connected to the message broker' }
-        : { status: 'pass' };
-    });
+    observeHttp(this);
   },
 };
 

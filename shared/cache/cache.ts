@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import type { Log } from '../logging';
+import { cacheHits, cacheMisses } from '../monitoring';
 import { LayeredStore } from './layered.store';
 import { MemoryStore } from './memory.store';
 import { RedisStore } from './redis.store';
@@ -113,10 +114,12 @@ export class Cache {
 
   async getMany<T = unknown>(keys: string[], opts: { fill?: boolean } = {}): Promise<(T | undefined)[]> {
     const values = await this.store.getMany(keys, opts.fill ?? true);
-    for (const v of values) {
-      if (v === undefined) this.counts.misses += 1;
-      else this.counts.hits += 1;
-    }
+    let hits = 0;
+    for (const v of values) if (v !== undefined) hits += 1;
+    this.counts.hits += hits;
+    this.counts.misses += values.length - hits;
+    if (hits > 0) cacheHits.inc(hits);
+    if (values.length > hits) cacheMisses.inc(values.length - hits);
     // values were written by set<T>() under the same key
     return values as (T | undefined)[];
   }

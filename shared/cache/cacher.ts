@@ -1,4 +1,5 @@
 import { Cachers, type ServiceBroker } from 'moleculer';
+import { processHealth } from '../monitoring';
 import type { Cache } from './cache';
 
 export interface Invalidation {
@@ -17,8 +18,20 @@ export class ArxosCacher extends Cachers.Base {
 
   override init(broker: ServiceBroker) {
     super.init(broker);
+    // not critical: with Redis away every read is a miss, served from the database
+    const unregister = processHealth().register(
+      'redis:cache',
+      () =>
+        this.cache.healthy()
+          ? { status: 'pass' }
+          : { status: 'warn', output: 'Redis unreachable: reads skip the cache' },
+      { critical: false, componentId: broker.nodeID },
+    );
     broker.localBus.on('$broker.started', () => void this.cache.start());
-    broker.localBus.on('$broker.stopped', () => void this.cache.stop());
+    broker.localBus.on('$broker.stopped', () => {
+      unregister();
+      void this.cache.stop();
+    });
   }
 
   override close() {

@@ -11,6 +11,7 @@ export interface Config {
   nodeID: string;
   namespace: string;
   http: { port: number };
+  ops: { port: number; shutdownDelayMs: number };
   db: {
     url: string;
     pool: { max: number; min: number; acquireMs: number; idleMs: number };
@@ -125,6 +126,7 @@ export function parseConfig(env: Env): Config {
     nodeID: str('NODE_ID') || `${os.hostname()}-${process.pid}`,
     namespace: str('NAMESPACE'),
     http: { port: int('PORT') },
+    ops: { port: int('OPS_PORT'), shutdownDelayMs: int('SHUTDOWN_DELAY_MS') },
     db: {
       url: url('DATABASE_URL', ['postgres:', 'postgresql:']),
       pool: {

@@ -17,7 +17,15 @@ export interface VarSpec {
 }
 
 /** The services this code base has; `SERVICES` picks among them. */
-export const SERVICE_NAMES = ['gateway', 'users', 'buildings', 'devices', 'projects', 'events'] as const;
+export const SERVICE_NAMES = [
+  'gateway',
+  'users',
+  'buildings',
+  'devices',
+  'projects',
+  'events',
+  'monitoring',
+] as const;
 
 export const VARS = {
   NODE_ENV: {
@@ -45,6 +53,20 @@ export const VARS = {
     doc: 'Moleculer namespace: nodes only see nodes of the same namespace on the broker.',
   },
   PORT: { type: 'int', default: '3000', min: 1, max: 65535, doc: 'HTTP port of the gateway.' },
+  OPS_PORT: {
+    type: 'int',
+    default: '9400',
+    min: 0,
+    max: 65535,
+    doc: 'Small HTTP port of every process: `/health/live`, `/health/ready`, `/metrics` (0 = any free port). `npm start` gives its processes OPS_PORT, OPS_PORT+1, ...',
+  },
+  SHUTDOWN_DELAY_MS: {
+    type: 'int',
+    default: '5000',
+    min: 0,
+    max: 120000,
+    doc: 'On SIGTERM, how long readiness fails before the process stops taking work (load balancers notice); in-flight work then drains. `npm start` uses 0.',
+  },
   DATABASE_URL: {
     type: 'url',
     default: 'postgres://postgres@127.0.0.1:5432/arxos',

@@ -55,6 +55,8 @@ interface State {
 }
 
 const states = new WeakMap<Service, State>();
+/** the service's health checks, removed when it stops */
+const unregister = new WeakMap<Service, (() => void)[]>();
 
 /** The cache key of one entity as its `get` action caches it (Moleculer's `<action>:<id>` for `keys: ['id']`). */
 export const entityCacheKey = (getAction: string, id: string) => `${getAction}:${id}`;
@@ -263,33 +265,30 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       const cfg = config();
       const { database, models, data, mq, relay } = dataOf(this);
       await database.start();
-      processHealth().register('postgres:responseTime', async () => {
-        await database.ping();
-        const pool = database.poolStats();
-        return {
-          status: pool.waiting > pool.max ? 'warn' : 'pass',
-          output: `pool ${pool.using}/${pool.max} in use, ${pool.waiting} waiting`,
-        };
-      });
       await mq.start();
       await mq.assertExchange(cfg.amqp.eventsExchange);
-      processHealth().register('rabbitmq:channel', () =>
-        mq.connected ? { status: 'pass' } : { status: 'fail', output: 'no channel to RabbitMQ' },
-      );
       await relay.start();
-      processHealth().register(
-        'outbox:backlogAge',
-        async () => {
-          const s = await relay.stats();
-          return {
-            status: s.oldestAgeS > 60 ? 'warn' : 'pass',
-            observedValue: Math.round(s.oldestAgeS),
-            observedUnit: 's',
-            output: `${s.backlog} events waiting`,
-          };
-        },
-        { critical: false },
-      );
+      const health = { componentId: this.name };
+      unregister.set(this, [
+        processHealth().register(
+          'rabbitmq:channel',
+          () => (mq.connected ? { status: 'pass' } : { status: 'fail', output: 'no channel to RabbitMQ' }),
+          health,
+        ),
+        processHealth().register(
+          'outbox:backlogAge',
+          async () => {
+            const s = await relay.stats();
+            return {
+              status: s.oldestAgeS > 60 ? 'warn' : 'pass',
+              observedValue: Math.round(s.oldestAgeS),
+              observedUnit: 's',
+              output: `${s.backlog} events waiting`,
+            };
+          },
+          { ...health, critical: false },
+        ),
+      ]);
 
       // every instance: its own queue for the events of what it caches, invalidated a batch at a time
       const batcher = new Batcher((batch) => dataOf(this).invalidate(batch));
@@ -330,6 +329,7 @@ export function dataService(options: DataServiceOptions): Partial<ServiceSchema>
       }
     },
     async stopped(this: Service) {
+      for (const fn of unregister.get(this) ?? []) fn();
       const { database, mq, relay } = dataOf(this);
       await relay.stop();
       await mq.stop();

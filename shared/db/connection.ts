@@ -1,6 +1,14 @@
 import { Sequelize } from 'sequelize';
 import type { Config } from '../config';
 import type { Log } from '../logging';
+import {
+  dbQueryDuration,
+  processHealth,
+  sqlOperation,
+  timer,
+  trackPool,
+  type CheckResult,
+} from '../monitoring';
 
 export interface PoolStats {
   /** connections open */
@@ -54,13 +62,46 @@ export function createDatabase(config: Config['db'], logger: Log, applicationNam
     define: { underscored: true },
   });
 
-  return {
+  // every statement's duration, by operation (the SQL's first word), failures included
+  const running = new WeakMap<object, () => number>();
+  sequelize.addHook('beforeQuery', (_options, query) => {
+    running.set(query, timer());
+  });
+  sequelize.addHook('afterQuery', (_options, query) => {
+    const elapsed = running.get(query);
+    const sql: unknown = Reflect.get(query, 'sql');
+    if (elapsed) dbQueryDuration.labels(sqlOperation(typeof sql === 'string' ? sql : '')).observe(elapsed());
+  });
+  let untrack: (() => void)[] = [];
+
+  /** Readiness: one round trip; slow (over a second) or a queue longer than the pool warns. */
+  const check = async (): Promise<CheckResult> => {
+    const started = Date.now();
+    await database.ping();
+    const ms = Date.now() - started;
+    const pool = database.poolStats();
+    return {
+      status: ms > 1000 || pool.waiting > pool.max ? 'warn' : 'pass',
+      observedValue: ms,
+      observedUnit: 'ms',
+      output: `pool ${pool.using}/${pool.max} in use, ${pool.waiting} waiting`,
+    };
+  };
+
+  const database: Database = {
     sequelize,
     async start() {
       await sequelize.authenticate();
+      if (untrack.length === 0)
+        untrack = [
+          trackPool(database),
+          processHealth().register('postgres:responseTime', check, { componentId: applicationName }),
+        ];
       logger.info('database connected', { pool: config.pool });
     },
     async stop() {
+      for (const fn of untrack) fn();
+      untrack = [];
       await sequelize.close();
     },
     poolStats() {
@@ -78,4 +119,5 @@ export function createDatabase(config: Config['db'], logger: Log, applicationNam
       await sequelize.query('SELECT 1');
     },
   };
+  return database;
 }

@@ -30,35 +30,69 @@ export type Check = () => Promise<CheckResult> | CheckResult;
 
 interface Registered {
   key: string;
+  /** which instance of the component (a service's own pool, a broker's connection) */
+  componentId?: string;
   check: Check;
   timeoutMs: number;
   /** readiness depends on it (liveness never depends on anything) */
   critical: boolean;
 }
 
+export interface RegisterOptions {
+  timeoutMs?: number;
+  critical?: boolean;
+  componentId?: string;
+}
+
 const worst = (a: HealthStatus, b: HealthStatus): HealthStatus =>
   a === 'fail' || b === 'fail' ? 'fail' : a === 'warn' || b === 'warn' ? 'warn' : 'pass';
 
+export const worstOf = (statuses: Iterable<HealthStatus>): HealthStatus => {
+  let status: HealthStatus = 'pass';
+  for (const s of statuses) status = worst(status, s);
+  return status;
+};
+
 export class HealthRegistry {
   private readonly checks: Registered[] = [];
-  private draining = false;
+  private phase: 'starting' | 'serving' | 'draining' = 'starting';
 
   constructor(private readonly serviceId: string) {}
 
-  /** `key` is `component:measurement`, e.g. `postgres:responseTime` */
-  register(key: string, check: Check, opts: { timeoutMs?: number; critical?: boolean } = {}) {
+  /**
+   * `key` is `component:measurement`, e.g. `postgres:responseTime`; a key may have several
+   * checks (one per pool, per broker...), told apart by componentId. The result unregisters the check:
+   * a stopped service's pool must not fail the process it leaves behind.
+   */
+  register(key: string, check: Check, opts: RegisterOptions = {}): () => void {
     if (!/^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$/.test(key))
       throw new Error(`health check key ${key} is not component:measurement`);
-    // one check per key: services sharing a process share their database check
-    const i = this.checks.findIndex((c) => c.key === key);
-    const entry = { key, check, timeoutMs: opts.timeoutMs ?? 2000, critical: opts.critical ?? true };
-    if (i >= 0) this.checks[i] = entry;
-    else this.checks.push(entry);
+    const entry: Registered = {
+      key,
+      componentId: opts.componentId,
+      check,
+      timeoutMs: opts.timeoutMs ?? 2000,
+      critical: opts.critical ?? true,
+    };
+    this.checks.push(entry);
+    return () => {
+      const at = this.checks.indexOf(entry);
+      if (at >= 0) this.checks.splice(at, 1);
+    };
+  }
+
+  /** The process serves (its broker started): readiness may pass from now on. */
+  markServing() {
+    if (this.phase === 'starting') this.phase = 'serving';
   }
 
   /** On SIGTERM: readiness fails from now on, so load balancers stop sending work before we stop. */
   startDraining() {
-    this.draining = true;
+    this.phase = 'draining';
+  }
+
+  get draining() {
+    return this.phase === 'draining';
   }
 
   private async runOne(r: Registered): Promise<CheckReport> {
@@ -75,6 +109,7 @@ export class HealthRegistry {
         }),
       ]);
       return {
+        ...(r.componentId ? { componentId: r.componentId } : {}),
         observedValue: Date.now() - started,
         observedUnit: 'ms',
         ...result,
@@ -82,6 +117,7 @@ export class HealthRegistry {
       };
     } catch (err) {
       return {
+        ...(r.componentId ? { componentId: r.componentId } : {}),
         status: 'fail',
         output: err instanceof Error ? err.message : String(err),
         time: new Date().toISOString(),
@@ -94,7 +130,7 @@ export class HealthRegistry {
   /** Readiness: every check; a failing critical check fails the whole, a failing other one warns. */
   async ready(): Promise<HealthReport> {
     const reports = await Promise.all(this.checks.map((r) => this.runOne(r)));
-    let status: HealthStatus = this.draining ? 'fail' : 'pass';
+    let status: HealthStatus = this.phase === 'serving' ? 'pass' : 'fail';
     const checks: Record<string, CheckReport[]> = {};
     this.checks.forEach((r, i) => {
       const report = reports[i];
@@ -102,9 +138,13 @@ export class HealthRegistry {
       (checks[r.key] ??= []).push(report);
       status = worst(status, r.critical ? report.status : report.status === 'fail' ? 'warn' : report.status);
     });
-    if (this.draining)
-      checks['process:draining'] = [
-        { status: 'fail', output: 'shutting down', time: new Date().toISOString() },
+    if (this.phase !== 'serving')
+      checks['process:phase'] = [
+        {
+          status: 'fail',
+          output: this.phase === 'draining' ? 'shutting down' : 'starting',
+          time: new Date().toISOString(),
+        },
       ];
     return { status, serviceId: this.serviceId, checks };
   }

@@ -19,7 +19,16 @@ describe('configuration', function () {
     expect(cfg.http.port).to.equal(3000);
     expect(cfg.db.url).to.equal('postgres://postgres@127.0.0.1:5432/arxos');
     expect(cfg.db.pool).to.deep.equal({ max: 10, min: 0, acquireMs: 5000, idleMs: 10000 });
-    expect(cfg.services).to.deep.equal(['gateway', 'users', 'buildings', 'devices', 'projects', 'events']);
+    expect(cfg.services).to.deep.equal([
+      'gateway',
+      'users',
+      'buildings',
+      'devices',
+      'projects',
+      'events',
+      'monitoring',
+    ]);
+    expect(cfg.ops).to.deep.equal({ port: 9400, shutdownDelayMs: 5000 });
     expect(cfg.amqp.prefetch).to.equal(100);
     expect(cfg.cache.strategy).to.equal('redis');
     expect(cfg.namespace).to.equal('arxos');
