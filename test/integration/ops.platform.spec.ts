@@ -3,6 +3,15 @@ import { unique } from '../helpers/db';
 import { http, login, useToken } from '../helpers/platform';
 import { freePort, promtoolProblems, startProcess, type PlatformProcess } from '../helpers/processes';
 import { until } from '../helpers/wait';
+import { SERVICE_NAMES } from '../../shared/config';
+import {
+  dashboardExprs,
+  metricNamesIn,
+  namesInScrape,
+  PROMETHEUS_BUILTINS,
+  recordedNames,
+  ruleExprs,
+} from '../helpers/metrics-catalogue';
 
 /** README "Operations: health and metrics": the names dashboards and alert rules are written against. */
 const CATALOGUE: Record<string, 'counter' | 'gauge' | 'histogram'> = {
@@ -38,7 +47,7 @@ const CATALOGUE: Record<string, 'counter' | 'gauge' | 'histogram'> = {
   arxos_devices_not_seen: 'gauge',
 };
 
-const PROCESSES = ['gateway', 'users', 'buildings', 'devices', 'events', 'monitoring'];
+const PROCESSES = [...SERVICE_NAMES];
 
 const get = async (url: string) => {
   const res = await fetch(url);
@@ -189,6 +198,20 @@ describe('operations of a running platform: one process per service, as in produ
     ).to.equal(true);
     expect(samples(text, 'arxos_devices_not_seen').some((l) => / [1-9]\d*$/.test(l))).to.equal(true);
     expect(samples(text, 'arxos_service_health').filter((l) => !/ 1$/.test(l))).to.deep.equal([]);
+  });
+
+  // the deployment's alert rules and Grafana dashboards against what the platform really exports
+  it('exports every metric that a dashboard or an alert rule reads', async function () {
+    const res = await get(`${base}/metrics`);
+    expect(res.status, 'GET /metrics on the gateway').to.equal(200);
+    const exported = namesInScrape(res.text);
+    const recorded = recordedNames();
+    const missing = [...ruleExprs(), ...dashboardExprs()].flatMap(({ where, expr }) =>
+      metricNamesIn(expr)
+        .filter((n) => !recorded.includes(n) && !PROMETHEUS_BUILTINS.includes(n) && !exported.has(n))
+        .map((n) => `${where}: ${n}`),
+    );
+    expect(missing).to.deep.equal([]);
   });
 
   it('shows a service whose only instance stops answering as fail within 15 s', async function () {
