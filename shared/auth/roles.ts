@@ -37,7 +37,9 @@ export const rolesMiddleware: Middleware = {
     return (ctx: Context) => {
       const user = userOf(ctx);
       if (user && !roles.includes(user.role)) {
-        throw forbidden(`${user.role} may not call ${action.name ?? 'this action'}`);
+        // rejected, not thrown: middlewares around this one (the context tracker that drains on
+        // shutdown) only see a failure that comes as a promise
+        return Promise.reject(forbidden(`${user.role} may not call ${action.name ?? 'this action'}`));
       }
       return next(ctx);
     };

@@ -260,6 +260,13 @@ describe('devices: placement, bulk import and export over HTTP', function () {
       });
       expect(res.status).to.equal(403);
       expect((await fetch(`${api}/devices/bulk`, { method: 'POST' })).status).to.equal(401);
+      // and the refused call is over: a shutdown's drain does not wait for it
+      const devices = (nodes[3] as Node).broker.getLocalService('devices');
+      const tracked: unknown = Reflect.get(devices ?? {}, '_trackedContexts');
+      const running = Array.isArray(tracked)
+        ? tracked.map((c: { action?: { name?: string } }) => c.action?.name)
+        : [];
+      expect(running).to.deep.equal([]);
     });
   });
 
