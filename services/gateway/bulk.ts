@@ -156,7 +156,8 @@ export async function runImport(
   } finally {
     const upload = uploads.get(importId);
     uploads.delete(importId);
-    await upload?.rows.return(undefined);
+    // not awaited: a pull that timed out may still wait on a stalled client, and the answer must not
+    void upload?.rows.return(undefined).catch(() => undefined);
     // what the import did not read (it stopped early) is discarded, so the answer can be read
     if (!req.readableEnded) req.resume();
   }
