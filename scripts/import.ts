@@ -11,7 +11,7 @@
  * Exit code: 0 when every row was imported (or would be, with --dry-run), 1 otherwise.
  */
 import { createReadStream, statSync } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { parse } from 'csv-parse';
 import { config } from '../shared/config';
 import { DEVICE_FIELDS } from '../services/devices/devices.resources';
@@ -112,24 +112,30 @@ export async function runImportCli(argv: string[]): Promise<number> {
   });
   const csv = /\.csv$/i.test(args.file);
   const ignored = new Set<string>();
+  // a malformed CSV (a bad quote, a ragged row) stops the upload with the parser's message
+  let fileError: Error | undefined;
+  const toNdjson = new Transform({
+    writableObjectMode: true,
+    transform(record: Record<string, string>, _enc, done) {
+      for (const column of Object.keys(record)) if (!WRITABLE.has(column)) ignored.add(column);
+      done(null, `${JSON.stringify(csvRecordToDevice(record))}\n`);
+    },
+  });
   const body: Readable = csv
-    ? file.pipe(parse({ columns: true, bom: true, skip_empty_lines: true })).pipe(
-        new Transform({
-          writableObjectMode: true,
-          transform(record: Record<string, string>, _enc, done) {
-            for (const column of Object.keys(record)) if (!WRITABLE.has(column)) ignored.add(column);
-            done(null, `${JSON.stringify(csvRecordToDevice(record))}\n`);
-          },
-        }),
-      )
+    ? pipeline(file, parse({ columns: true, bom: true, skip_empty_lines: true }), toNdjson, (err) => {
+        if (err) fileError = err;
+      })
     : file;
   const contentType = /\.json$/i.test(args.file) ? 'application/json' : 'application/x-ndjson';
   const query = `mode=${args.mode}&dryRun=${args.dryRun}`;
-  const res = await fetch(`${base}/devices/bulk?${query}`, {
+  const sent = fetch(`${base}/devices/bulk?${query}`, {
     method: 'POST',
     headers: { 'content-type': contentType, authorization: `Bearer ${await token(base)}` },
     body: Readable.toWeb(body),
     duplex: 'half',
+  });
+  const res = await sent.catch((err: unknown) => {
+    throw fileError ? new Error(`${args.file}: ${fileError.message}`) : err;
   });
   draw(size, true);
   if (ignored.size > 0) console.error(`columns an import cannot set, left out: ${[...ignored].join(', ')}`);

@@ -1,11 +1,16 @@
-import type { ActionSchema, Context, Service } from 'moleculer';
+import { Errors, type ActionSchema, type Context, type Service } from 'moleculer';
 import { MANAGERS } from '../../shared/auth';
 import { dataOf, type ImportMode, type RowSource, type SourceRow } from '../../shared/data';
-import { validationFailed } from '../../shared/errors';
+import { fieldError, unavailable, validationFailed } from '../../shared/errors';
 
 /** API.md "Bulk": an import holds at most this many rows. */
 export const MAX_IMPORT_ROWS = 100_000;
 const PROGRESS_EVERY = 10_000;
+/** A client silent this long has stopped: well below PostgreSQL's idle-in-transaction timeout (60 s). */
+const PULL_TIMEOUT_MS = 30_000;
+/** Imports one devices instance runs at once (each holds a connection of its pool throughout). */
+const MAX_CONCURRENT_IMPORTS = 2;
+let running = 0;
 
 interface ImportParams {
   importId: string;
@@ -27,6 +32,50 @@ function toSourceRows(answer: unknown): { rows: SourceRow[]; done: boolean } {
   return { rows, done: answer.done };
 }
 
+async function runImport(svc: Service, ctx: Context<ImportParams>) {
+  const { importId, source, mode, dryRun } = ctx.params;
+  const { data } = dataOf(svc);
+  const started = Date.now();
+  const logged = { check: 0, write: 0 };
+  const pull: RowSource = async (max) => {
+    try {
+      return toSourceRows(
+        await ctx.call('gateway.bulkRows', { importId, max }, { nodeID: source, timeout: PULL_TIMEOUT_MS }),
+      );
+    } catch (err) {
+      // a client that stopped sending: the transaction ends well before PostgreSQL's idle timeout
+      if (err instanceof Errors.RequestTimeoutError)
+        throw fieldError('body', `stopped arriving for ${PULL_TIMEOUT_MS / 1000} s`);
+      throw err;
+    }
+  };
+  const report = await data.importRows('device', pull, {
+    mode,
+    dryRun,
+    maxRows: MAX_IMPORT_ROWS,
+    progress: ({ rows, invalid, phase }) => {
+      if (rows - logged[phase] < PROGRESS_EVERY) return;
+      logged[phase] = rows;
+      const done = phase === 'check' ? 'checked' : 'written';
+      svc.logger.info(`device import ${importId}: ${done} ${rows} rows`, { importId, phase, rows, invalid });
+    },
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const { total, created, invalid } = report;
+  svc.logger.info(
+    `device import ${importId}: ${total} rows, ${created} created, ${invalid} invalid in ${seconds.toFixed(1)} s`,
+    { importId, mode, dryRun, total, created, invalid, seconds },
+  );
+  if (mode === 'all-or-nothing' && invalid > 0) {
+    throw validationFailed(
+      data.reportErrors(report),
+      `${invalid} of ${total} rows are invalid; nothing was written`,
+      { report },
+    );
+  }
+  return report;
+}
+
 /**
  * POST /devices/bulk, here where devices are written. The upload stays on the gateway that received
  * it; this action pulls its rows a batch at a time (`gateway.bulkRows` on that node), so neither
@@ -44,52 +93,14 @@ export const importAction: ActionSchema = {
     dryRun: { type: 'boolean' },
   },
   async handler(this: Service, ctx: Context<ImportParams>) {
-    const { importId, source, mode, dryRun } = ctx.params;
-    const { data } = dataOf(this);
-    const started = Date.now();
-    let logged = 0;
-    const pull: RowSource = async (max) =>
-      toSourceRows(
-        await ctx.call('gateway.bulkRows', { importId, max }, { nodeID: source, timeout: 120_000 }),
-      );
-    const report = await data.importRows('device', pull, {
-      mode,
-      dryRun,
-      maxRows: MAX_IMPORT_ROWS,
-      progress: ({ rows, invalid, phase }) => {
-        if (rows - logged < PROGRESS_EVERY) return;
-        logged = rows;
-        this.logger.info(
-          `device import ${importId}: ${phase === 'check' ? 'checked' : 'written'} ${rows} rows`,
-          {
-            importId,
-            phase,
-            rows,
-            invalid,
-          },
-        );
-      },
-    });
-    const seconds = (Date.now() - started) / 1000;
-    this.logger.info(
-      `device import ${importId}: ${report.total} rows, ${report.created} created, ${report.invalid} invalid in ${seconds.toFixed(1)} s`,
-      {
-        importId,
-        mode,
-        dryRun,
-        total: report.total,
-        created: report.created,
-        invalid: report.invalid,
-        seconds,
-      },
-    );
-    if (mode === 'all-or-nothing' && report.invalid > 0) {
-      throw validationFailed(
-        data.reportErrors(report),
-        `${report.invalid} of ${report.total} rows are invalid; nothing was written`,
-        { report },
-      );
+    // each import holds a connection for its whole length: a few at once per instance, so that
+    // imports never take the pool other requests need
+    if (running >= MAX_CONCURRENT_IMPORTS) throw unavailable('Device import (too many at once)', 30);
+    running += 1;
+    try {
+      return await runImport(this, ctx);
+    } finally {
+      running -= 1;
     }
-    return report;
   },
 };

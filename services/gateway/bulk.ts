@@ -14,6 +14,8 @@ import type { SourceRow } from '../../shared/data';
 
 /** Past this, the upload is refused (100 000 rows of a few hundred bytes each fit well below it). */
 export const BULK_MAX_BYTES = 256 * 1024 * 1024;
+/** What is read and thrown away of an upload the import stopped reading, before the connection is cut. */
+const DISCARD_MAX_BYTES = 1024 * 1024;
 /** An NDJSON line longer than this is not a device. */
 const MAX_LINE_BYTES = 64 * 1024;
 const NDJSON = /^application\/(x-)?(ndjson|jsonl|json-seq)\b/i;
@@ -158,7 +160,15 @@ export async function runImport(
     uploads.delete(importId);
     // not awaited: a pull that timed out may still wait on a stalled client, and the answer must not
     void upload?.rows.return(undefined).catch(() => undefined);
-    // what the import did not read (it stopped early) is discarded, so the answer can be read
-    if (!req.readableEnded) req.resume();
+    // what the import did not read (it stopped early) is discarded so that the answer can be read,
+    // up to a megabyte: past that the connection is cut rather than read for as long as a client sends
+    if (!req.readableEnded) {
+      let discarded = 0;
+      req.on('data', (chunk: Buffer) => {
+        discarded += chunk.length;
+        if (discarded > DISCARD_MAX_BYTES) req.destroy();
+      });
+      req.resume();
+    }
   }
 }

@@ -82,8 +82,17 @@ export async function streamExport(
     'Content-Disposition': `attachment; filename="devices.${format}"`,
     'Cache-Control': 'no-store',
   });
+  // back-pressure: wait for the socket to drain, or to go away (a client that left never drains)
   const write = (chunk: string) =>
-    res.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => res.once('drain', resolve));
+    res.write(chunk)
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done).off('close', done);
+            resolve();
+          };
+          res.on('drain', done).on('close', done);
+        });
   if (format === 'csv') await write(stringify([EXPORT_COLUMNS]));
   for (;;) {
     const text =

@@ -69,7 +69,10 @@ export async function streamEvents(
     });
   };
 
-  while (open) {
+  // a stopping gateway ends its streams (clients reconnect elsewhere with Last-Event-ID), or the
+  // HTTP server's close, and so the shutdown, would wait for them for ever
+  const live = () => open && !opts.broker.stopping;
+  while (live()) {
     for (const event of page.data) {
       if (!open) break;
       await write(`id: ${event.position}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
@@ -79,7 +82,7 @@ export async function streamEvents(
       await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
       if (Date.now() - lastWrite > HEARTBEAT_MS) await write(': keep-alive\n\n');
     }
-    if (!open) break;
+    if (!live()) break;
     try {
       page = await opts.broker.call<Page, unknown>(
         'events.list',

@@ -1,5 +1,5 @@
 import { Op, QueryTypes } from 'sequelize';
-import { isArxosError, validationFailed, type FieldError } from '../errors';
+import { conflict, isArxosError, validationFailed, type FieldError } from '../errors';
 import type { Attrs, Transaction } from '../db';
 import type { Resource } from './resource';
 import { validateBody } from './validate';
@@ -145,9 +145,16 @@ export function createBulk(core: Core) {
       invalid: 0,
       results: [],
     };
+    let attempts = 0;
     try {
       return await tx(resource, async (t, touch) => {
-        Object.assign(report, { total: 0, created: 0, valid: 0, invalid: 0, results: [] }); // a retry starts over
+        // the upload is read once: a retried transaction (deadlock, serialization failure) would see an
+        // empty source and "succeed" with nothing written, so it fails instead
+        if (++attempts > 1) {
+          throw conflict(
+            'The import met a concurrent write and was rolled back: nothing was written; send it again',
+          );
+        }
         await sequelize.query(
           'CREATE TEMP TABLE bulk_rows (ord int PRIMARY KEY, body jsonb NOT NULL) ON COMMIT DROP',
           {

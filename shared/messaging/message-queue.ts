@@ -249,6 +249,9 @@ export class MessageQueue {
       ch.ack(msg);
       this.counters.consumed += 1;
     } catch (err) {
+      // stopping: the handler lost what it needed (cache, pool) and the channel is closing; RabbitMQ
+      // redelivers the unacknowledged message to the next consumer, so it is neither retried nor parked
+      if (this.stopping) return;
       const max = sub.opts.maxAttempts ?? 5;
       const exhausted = sub.opts.exclusive || attempt >= max;
       this.log.warn(

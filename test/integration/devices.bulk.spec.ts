@@ -313,6 +313,20 @@ describe('devices: placement, bulk import and export over HTTP', function () {
         );
         expect(run.stdout).to.include('200 rows 300, created 300, valid 0, invalid 0');
         expect(await countTagged(tag)).to.equal(300);
+
+        // a malformed file stops the command with the parser's message (exit code 2), not a crash
+        const broken = join(dir, 'broken.csv');
+        writeFileSync(broken, 'name,type,serialNumber\n"unterminated,sensor,x\n');
+        const failed = await promisify(execFile)(
+          process.execPath,
+          ['-r', 'ts-node/register/transpile-only', 'scripts/import.ts', broken],
+          { env: { ...process.env, ARXOS_URL: api.replace(/\/api\/v1$/, ''), ARXOS_TOKEN: token } },
+        ).then(
+          () => expect.fail('a broken CSV was imported'),
+          (err: { code?: number; stderr?: string }) => err,
+        );
+        expect(failed.code).to.equal(2);
+        expect(failed.stderr).to.match(/broken\.csv: .*quote/i);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
