@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { QueryTypes } from 'sequelize';
 import { testDb, unique, type TestDb } from '../helpers/db';
-import { startNode, waitForAction, type Node } from '../helpers/platform';
-import { startProcess, type PlatformProcess } from '../helpers/processes';
+import { login, startNode, waitForAction, type Node } from '../helpers/platform';
+import { freePort, startProcess, type PlatformProcess } from '../helpers/processes';
 import { sleep, until } from '../helpers/wait';
 
 const ready = async (p: PlatformProcess) => {
@@ -70,5 +70,29 @@ describe('SIGTERM: readiness fails first, in-flight work drains, then the proces
     expect(await proc.exited, proc.output()).to.equal(0);
     const row = await db.models.Building.findByPk(created.id);
     expect(row?.get('name')).to.equal('Drained');
+  });
+
+  it('ends its open event streams when it stops, and exits 0 (an SSE client does not hold it)', async function () {
+    const port = await freePort();
+    const gateway = await startProcess(['gateway', 'users', 'events'], {
+      PORT: String(port),
+      SHUTDOWN_DELAY_MS: '0',
+    });
+    try {
+      const api = `http://127.0.0.1:${port}/api/v1`;
+      await until('the gateway to serve', async () => (await fetch(`${api}/events`)).status === 401, 30_000);
+      const token = await login(api);
+      const stream = await fetch(`${api}/events/stream`, { headers: { authorization: `Bearer ${token}` } });
+      expect(stream.status).to.equal(200);
+      const ended = stream.text().then(
+        () => 'ended',
+        () => 'cut',
+      );
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited, gateway.output()).to.equal(0);
+      expect(await ended).to.equal('ended');
+    } finally {
+      gateway.child.kill('SIGKILL');
+    }
   });
 });
