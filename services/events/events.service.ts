@@ -4,8 +4,7 @@ import { createDatabase, type Database } from '../../shared/db';
 import { fieldError, validationFailed } from '../../shared/errors';
 import { readEvents } from '../../shared/events';
 import { isUuid } from '../../shared/data';
-import { userOf } from '../../shared/auth';
-import { seesAllProjects, visibleEventsSql } from '../projects/projects.visibility';
+import { seesAllProjects, userOf, visibleEventsSql } from '../../shared/auth';
 
 /**
  * The domain event log, read-only: `events.list` answers GET /api/v1/events and feeds the SSE stream.

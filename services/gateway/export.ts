@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'moleculer';
 import { stringify } from 'csv-stringify/sync';
 import { validationFailed, fieldError } from '../../shared/errors';
-import { DEVICE_FIELDS } from '../devices/devices.resources';
 
 /*
  * GET /api/v1/devices/export?format=ndjson|csv&<list filters>: every device the filters match,
@@ -12,18 +11,6 @@ import { DEVICE_FIELDS } from '../devices/devices.resources';
  */
 
 const PAGE = 500;
-
-/** CSV columns: every field a response shows; objects (location, metadata) as JSON. */
-export const EXPORT_COLUMNS = [
-  'id',
-  ...Object.keys(DEVICE_FIELDS),
-  'metadata',
-  'version',
-  'createdAt',
-  'updatedAt',
-  'createdBy',
-  'updatedBy',
-];
 
 interface Page {
   data: Record<string, unknown>[];
@@ -35,6 +22,17 @@ const isPage = (v: unknown): v is Page =>
   v !== null &&
   Array.isArray(Reflect.get(v, 'data')) &&
   typeof Reflect.get(v, 'page') === 'object';
+
+/** The properties of the entity schema `describe` gives (shared/data resourceSchemas). */
+function fieldsOf(described: unknown): string[] {
+  const entity: unknown =
+    typeof described === 'object' && described !== null ? Reflect.get(described, 'entity') : null;
+  const properties: unknown =
+    typeof entity === 'object' && entity !== null ? Reflect.get(entity, 'properties') : null;
+  if (typeof properties !== 'object' || properties === null)
+    throw new Error('devices.describe gave no fields');
+  return Object.keys(properties);
+}
 
 const cell = (v: unknown): string =>
   v === null || v === undefined
@@ -73,6 +71,8 @@ export async function streamExport(
   };
   // the first page validates the filters: a bad one is a 400 before anything is sent
   let page = await fetch();
+  // CSV columns: every field of a device as its service describes it; objects (location, metadata) as JSON
+  const columns = format === 'csv' ? fieldsOf(await ctx.call('devices.describe', {})) : [];
   let open = true;
   req.on('close', () => {
     open = false;
@@ -93,11 +93,11 @@ export async function streamExport(
           };
           res.on('drain', done).on('close', done);
         });
-  if (format === 'csv') await write(stringify([EXPORT_COLUMNS]));
+  if (format === 'csv') await write(stringify([columns]));
   for (;;) {
     const text =
       format === 'csv'
-        ? stringify(page.data.map((d) => EXPORT_COLUMNS.map((c) => cell(d[c]))))
+        ? stringify(page.data.map((d) => columns.map((c) => cell(d[c]))))
         : page.data.map((d) => `${JSON.stringify(d)}\n`).join('');
     if (text) await write(text);
     if (!open || !page.page.hasMore || !page.page.nextCursor) break;

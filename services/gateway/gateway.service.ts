@@ -1,27 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Errors, type Context, type Service, type ServiceSchema } from 'moleculer';
+import type { Context, Service, ServiceSchema } from 'moleculer';
 import ApiGateway from 'moleculer-web';
-import { isRole, userOf, verifyAccessToken, type AuthUser, type Role } from '../../shared/auth';
+import { isRole, userOf, verifyAccessToken, type AuthUser } from '../../shared/auth';
 import { ArxosCacher } from '../../shared/cache';
 import { config } from '../../shared/config';
 import { entityCacheKey } from '../../shared/data';
 import { forbidden, isArxosError, rateLimited, unauthorized } from '../../shared/errors';
 import { observeHttp, OPS_ROUTES } from './ops';
-import { toProblem } from './problem';
 import { buildOpenApi, DOCS_HTML } from './openapi';
 import { streamEvents } from './sse';
-import { bulkRowsAction, isBulkUpload, isNdjson, runImport } from './bulk';
-import { streamExport } from './export';
-import {
-  aliasesFor,
-  etagOf,
-  fillLocation,
-  shapeParams,
-  type HttpParams,
-  type RestAlias,
-  type RestResource,
-} from './rest';
+import { bulkRowsAction } from './bulk';
+import { requestBasics, sendProblem, type GatewayRequest } from './http';
+import { streamsRoute } from './streams.route';
+import { aliasesFor, etagOf, fillLocation, shapeParams, type RestAlias, type RestResource } from './rest';
 
 export const API_BASE = '/api/v1';
 
@@ -55,59 +46,8 @@ const RESOURCES: RestResource[] = (() => {
   return [buildings, floors, rooms, devices, users, projects, members];
 })();
 
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-interface GatewayRequest extends IncomingMessage {
-  $requestId?: string;
-  $params?: HttpParams;
-  $alias?: RestAlias;
-  $action?: { name?: string; roles?: readonly Role[] };
-  $ctx?: Context<unknown, Record<string, unknown>>;
-  /** nested routes: the parent's id from the path */
-  $parentId?: string;
-}
-
 /** The peer address; behind a proxy, configure it to pass the client's (not trusted from headers here). */
 const clientIp = (req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown';
-
-function sendProblem(this: Service, req: GatewayRequest, res: ServerResponse, err: unknown) {
-  const requestId = req.$requestId ?? randomUUID();
-  const { problem, headers, internal } = toProblem(err, requestId);
-  if (internal) this.logger.error('request failed', { requestId, url: req.url, err });
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  res.setHeader('X-Request-ID', requestId);
-  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
-  res.statusCode = problem.status;
-  res.end(JSON.stringify(problem));
-}
-
-/** Every request: its id (kept if sane, else new) in and out; JSON bodies only. */
-function requestBasics(req: GatewayRequest, res: ServerResponse, next: (err?: unknown) => void) {
-  const given = req.headers['x-request-id'];
-  req.$requestId = typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
-  res.setHeader('X-Request-ID', req.$requestId);
-  const hasBody =
-    Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  const type = req.headers['content-type'] ?? '';
-  if (
-    hasBody &&
-    ['POST', 'PATCH', 'PUT'].includes(req.method ?? '') &&
-    !/^application\/([\w.+-]+\+)?json\b/i.test(type) &&
-    !(isBulkUpload(req) && isNdjson(type))
-  ) {
-    next(
-      new Errors.MoleculerClientError('The request body must be JSON', 415, 'UNSUPPORTED_MEDIA_TYPE', {
-        errors: [{ field: 'Content-Type', message: 'must be application/json' }],
-      }),
-    );
-    return;
-  }
-  next();
-}
 
 const API_ALIASES = RESOURCES.flatMap((r) => aliasesFor(r, API_BASE));
 let openApi: { doc: Record<string, unknown>; at: number } | undefined;
@@ -160,52 +100,7 @@ const GatewayService: ServiceSchema = {
           },
         },
       },
-      {
-        // bulk import and export stream their bodies: no body parser, handlers of their own (named
-        // routes: two routes on one path; moleculer-web tries `/devices/export` before `/devices/:id`)
-        name: 'streams',
-        path: API_BASE,
-        mappingPolicy: 'restrict',
-        mergeParams: false,
-        autoAliases: false,
-        bodyParsers: false,
-        authentication: true,
-        authorization: true,
-        aliases: {
-          'POST /devices/bulk'(this: Service, req: GatewayRequest, res: ServerResponse) {
-            const ctx = req.$ctx;
-            if (!ctx) return sendProblem.call(this, req, res, new Error('no context'));
-            runImport(ctx, req, req.$params?.query ?? {})
-              .then((report) => {
-                res.setHeader('Content-Type', 'application/json; charset=utf-8');
-                res.end(JSON.stringify(report));
-              })
-              .catch((err: unknown) => sendProblem.call(this, req, res, err));
-          },
-          'GET /devices/export'(this: Service, req: GatewayRequest, res: ServerResponse) {
-            const ctx = req.$ctx;
-            if (!ctx) return sendProblem.call(this, req, res, new Error('no context'));
-            streamExport(ctx, req, res, req.$params?.query ?? {}).catch((err: unknown) => {
-              // once rows are out, a clean end would pass for a complete export: cut it instead
-              if (res.headersSent) {
-                this.logger.error('export failed', { requestId: req.$requestId, err });
-                res.destroy();
-              } else sendProblem.call(this, req, res, err);
-            });
-          },
-        },
-        onBeforeCall(
-          this: Service,
-          ctx: Context<unknown, Record<string, unknown>>,
-          _r: unknown,
-          req: GatewayRequest,
-        ) {
-          ctx.meta.requestId = req.$requestId;
-        },
-        onError(this: Service, req: GatewayRequest, res: ServerResponse, err: unknown) {
-          sendProblem.call(this, req, res, err);
-        },
-      },
+      streamsRoute(API_BASE),
       {
         name: 'api',
         path: API_BASE,

@@ -3,7 +3,7 @@ import { currentContext } from '../../shared/context';
 import { fieldError } from '../../shared/errors';
 import type { Models } from '../../shared/db';
 import { isUuid, type Resource, type RowErrors } from '../../shared/data';
-import { seesAllProjects, visibleProjectIdsSql } from './projects.visibility';
+import { seesAllProjects, visibleProjectIdsSql } from '../../shared/auth';
 
 export const PROJECT_STATUSES = ['planned', 'active', 'on_hold', 'completed', 'cancelled'] as const;
 export const MEMBER_ROLES = ['lead', 'member', 'observer'] as const;

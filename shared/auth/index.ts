@@ -10,3 +10,4 @@ export {
 } from './tokens';
 export type { Role, AuthUser } from './tokens';
 export { ALL_ROLES, MANAGERS, ADMINS, userOf, rolesMiddleware } from './roles';
+export { seesAllProjects, visibleProjectIdsSql, visibleEventsSql } from './project-visibility';

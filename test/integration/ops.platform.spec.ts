@@ -5,6 +5,7 @@ import { freePort, promtoolProblems, startProcess, type PlatformProcess } from '
 import { until } from '../helpers/wait';
 import { SERVICE_NAMES } from '../../shared/config';
 import {
+  CATALOGUE,
   dashboardExprs,
   metricNamesIn,
   namesInScrape,
@@ -12,40 +13,6 @@ import {
   recordedNames,
   ruleExprs,
 } from '../helpers/metrics-catalogue';
-
-/** README "Operations: health and metrics": the names dashboards and alert rules are written against. */
-const CATALOGUE: Record<string, 'counter' | 'gauge' | 'histogram'> = {
-  arxos_action_duration_seconds: 'histogram',
-  arxos_action_errors_total: 'counter',
-  arxos_http_request_duration_seconds: 'histogram',
-  arxos_db_pool_size: 'gauge',
-  arxos_db_pool_in_use: 'gauge',
-  arxos_db_pool_waiting: 'gauge',
-  arxos_db_pool_max: 'gauge',
-  arxos_db_query_duration_seconds: 'histogram',
-  arxos_cache_hits_total: 'counter',
-  arxos_cache_misses_total: 'counter',
-  arxos_outbox_backlog: 'gauge',
-  arxos_outbox_oldest_age_seconds: 'gauge',
-  arxos_outbox_published_total: 'counter',
-  arxos_mq_published_total: 'counter',
-  arxos_mq_consumed_total: 'counter',
-  arxos_mq_retried_total: 'counter',
-  arxos_mq_dead_lettered_total: 'counter',
-  arxos_mq_returned_total: 'counter',
-  arxos_mq_reconnects_total: 'counter',
-  process_cpu_seconds_total: 'counter',
-  process_resident_memory_bytes: 'gauge',
-  nodejs_heap_size_used_bytes: 'gauge',
-  nodejs_eventloop_lag_seconds: 'gauge',
-  nodejs_eventloop_lag_p99_seconds: 'gauge',
-  arxos_health_status: 'gauge',
-  arxos_ready: 'gauge',
-  arxos_service_instances: 'gauge',
-  arxos_service_health: 'gauge',
-  arxos_devices: 'gauge',
-  arxos_devices_not_seen: 'gauge',
-};
 
 const PROCESSES = [...SERVICE_NAMES];
 

@@ -1,4 +1,4 @@
-import { MANAGERS } from '../../shared/auth';
+import { MANAGERS } from './roles';
 
 /*
  * API.md: a project is visible only to its members, its owner, managers and admins. Defined once here
