@@ -12,6 +12,7 @@ import {
 } from 'sequelize';
 import { randomUUID } from 'node:crypto';
 import { contextOrSystem } from '../context';
+import { changeRecords, type ChangeAction, type ChangeRecordRow, type Changes } from './change-records';
 import { appendEvents, currentSchemaVersion, eventTypeOf, type NewEvent } from '../events';
 
 /*
@@ -23,20 +24,6 @@ import { appendEvents, currentSchemaVersion, eventTypeOf, type NewEvent } from '
 export type Attrs = Record<string, unknown>;
 export type EntityInstance = Model<Attrs, Attrs>;
 export type EntityModel = ModelStatic<EntityInstance>;
-
-export type ChangeAction = 'create' | 'update' | 'delete' | 'restore';
-export type Changes = Record<string, [unknown, unknown]>;
-
-export interface ChangeRecordRow {
-  id?: string;
-  entityType: string;
-  entityId: string;
-  action: ChangeAction;
-  actor: string;
-  requestId: string;
-  at: Date;
-  changes: Changes;
-}
 
 /** Fields every entity has; a client never sets them (shared/data refuses them in bodies). */
 export const SYSTEM_FIELDS = [
@@ -97,32 +84,6 @@ export function entityEventType(model: EntityModel, action: ChangeAction): strin
 export function entityEventTypes(model: EntityModel): string[] {
   const actions: ChangeAction[] = ['create', 'update', 'delete', 'restore'];
   return [...new Set(actions.map((a) => entityEventType(model, a)))];
-}
-
-let changeRecordModel: ModelStatic<Model<ChangeRecordRow, ChangeRecordRow>> | undefined;
-
-function changeRecords(sequelize: Sequelize) {
-  if (!changeRecordModel || changeRecordModel.sequelize !== sequelize) {
-    changeRecordModel = sequelize.define<Model<ChangeRecordRow, ChangeRecordRow>>(
-      'ChangeRecord',
-      {
-        id: { type: DataTypes.UUID, primaryKey: true, defaultValue: DataTypes.UUIDV4 },
-        entityType: { type: DataTypes.TEXT, allowNull: false },
-        entityId: { type: DataTypes.UUID, allowNull: false },
-        action: { type: DataTypes.TEXT, allowNull: false },
-        actor: { type: DataTypes.TEXT, allowNull: false },
-        requestId: { type: DataTypes.TEXT },
-        at: { type: DataTypes.DATE, allowNull: false },
-        changes: { type: DataTypes.JSONB, allowNull: false },
-      },
-      { tableName: 'change_records', underscored: true, timestamps: false },
-    );
-  }
-  return changeRecordModel;
-}
-
-export function changeRecordModelFor(sequelize: Sequelize) {
-  return changeRecords(sequelize);
 }
 
 export function defineEntity(

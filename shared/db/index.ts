@@ -4,22 +4,9 @@ export { withTransaction, sqlState, Transaction } from './transaction';
 export type { TransactionOptions } from './transaction';
 export { migrateUp, migrateDown, migrationStatus } from './migrator';
 export type { MigrationContext } from './migrator';
-export {
-  defineEntity,
-  entityTypeOf,
-  entityEventTypes,
-  changeRecordModelFor,
-  plainGeoJson,
-  SYSTEM_FIELDS,
-} from './entity';
-export type {
-  Attrs,
-  EntityInstance,
-  EntityModel,
-  ChangeAction,
-  Changes,
-  ChangeRecordRow,
-  DomainEventOverride,
-} from './entity';
+export { defineEntity, entityTypeOf, entityEventTypes, plainGeoJson, SYSTEM_FIELDS } from './entity';
+export type { Attrs, EntityInstance, EntityModel, DomainEventOverride } from './entity';
+export { changeRecordModelFor } from './change-records';
+export type { ChangeAction, Changes, ChangeRecordRow } from './change-records';
 export { defineModels } from './models';
 export type { Models } from './models';
