@@ -3,6 +3,7 @@ import { conflict, isArxosError, validationFailed, type FieldError } from '../er
 import type { Attrs, Transaction } from '../db';
 import type { Resource } from './resource';
 import { validateBody } from './validate';
+import { deferEvents, flushDeferredEvents } from '../events';
 import { text, type Core } from './access';
 
 /*
@@ -212,7 +213,9 @@ export function createBulk(core: Core) {
         report.valid = report.total - report.invalid;
         if (opts.dryRun || (opts.mode === 'all-or-nothing' && report.invalid > 0)) throw new Rollback(report);
 
-        // the writes: bulk INSERTs of staged rows, a batch at a time, each with its records and events
+        // the writes: bulk INSERTs of staged rows, a batch at a time, each with its records and events;
+        // the events are appended in one statement at the end (the event log's lock is held for that only)
+        await deferEvents(sequelize, t);
         for (let after = 0; ;) {
           const staged = await sequelize.query<{ ord: number; body: Attrs }>(
             'SELECT ord, body FROM bulk_rows WHERE ord > :after ORDER BY ord LIMIT :limit',
@@ -234,6 +237,7 @@ export function createBulk(core: Core) {
           report.created += rows.length;
           opts.progress?.({ rows: report.created, invalid: report.invalid, phase: 'write' });
         }
+        await flushDeferredEvents(sequelize, t);
         report.valid -= report.created;
         return report;
       });

@@ -13,7 +13,14 @@ import {
 import { randomUUID } from 'node:crypto';
 import { contextOrSystem } from '../context';
 import { changeRecords, type ChangeAction, type ChangeRecordRow, type Changes } from './change-records';
-import { appendEvents, currentSchemaVersion, eventTypeOf, type NewEvent } from '../events';
+import {
+  appendEvents,
+  currentSchemaVersion,
+  defersEvents,
+  eventTypeOf,
+  stageEvents,
+  type NewEvent,
+} from '../events';
 
 /*
  * The one definition every entity shares: UUID id, optimistic-lock version, audit fields, soft delete
@@ -236,11 +243,10 @@ async function insertRecords(sequelize: Sequelize, changes: Change[], transactio
     changes.map((c) => c.record),
     { transaction, hooks: false, validate: false },
   );
-  await appendEvents(
-    sequelize,
-    transaction,
-    changes.map((c) => c.event),
-  );
+  const events = changes.map((c) => c.event);
+  // a transaction deferring its events (a bulk import) stages them: appended at its end
+  if (defersEvents(transaction)) await stageEvents(sequelize, transaction, events);
+  else await appendEvents(sequelize, transaction, events);
 }
 
 function attachHooks(model: EntityModel, sequelize: Sequelize) {

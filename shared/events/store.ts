@@ -48,6 +48,39 @@ const toEvent = (r: EventRow): DomainEvent =>
     data: r.data,
   });
 
+/** The lock every appending transaction takes just before it appends (held until its commit). */
+export async function takeAppendLock(sequelize: Sequelize, t: Transaction): Promise<void> {
+  if (locked.has(t)) return;
+  await sequelize.query('SELECT pg_advisory_xact_lock(:k)', {
+    replacements: { k: APPEND_LOCK },
+    transaction: t,
+  });
+  locked.add(t);
+}
+
+/** A new event as a domain_events row (jsonb_to_recordset's columns); `ord` keeps the given order. */
+export function toRow(e: NewEvent, ord: number) {
+  return {
+    id: e.id || randomUUID(),
+    type: e.type,
+    aggregate_type: e.aggregateType,
+    aggregate_id: e.aggregateId,
+    aggregate_version: e.aggregateVersion,
+    occurred_at: (e.occurredAt ?? new Date()).toISOString(),
+    actor: e.actor,
+    request_id: e.requestId,
+    causation_id: e.causationId,
+    schema_version: e.schemaVersion,
+    data: e.data,
+    ord,
+  };
+}
+
+/** The columns of a row given to jsonb_to_record(set), for both appends and deferred appends. */
+export const ROW_COLUMNS = `id uuid, type text, aggregate_type text, aggregate_id uuid,
+       aggregate_version int, occurred_at timestamptz, actor text, request_id text, causation_id text,
+       schema_version int, data jsonb, ord int`;
+
 /**
  * Appends events and their outbox rows in the caller's transaction. A second event for the same
  * aggregate version fails with a unique violation (optimistic concurrency), which the data layer
@@ -59,47 +92,19 @@ export async function appendEvents(
   events: NewEvent[],
 ): Promise<DomainEvent[]> {
   if (events.length === 0) return [];
-  if (!locked.has(t)) {
-    await sequelize.query('SELECT pg_advisory_xact_lock(:k)', {
-      replacements: { k: APPEND_LOCK },
-      transaction: t,
-    });
-    locked.add(t);
-  }
-  const rows = events.map((e) => ({
-    ...e,
-    id: e.id || randomUUID(),
-    occurredAt: e.occurredAt ?? new Date(),
-  }));
+  await takeAppendLock(sequelize, t);
   // one INSERT for the lot, through jsonb_to_recordset: bulk writes stay one round trip
   const inserted = await sequelize.query<EventRow>(
     `INSERT INTO domain_events (id, type, aggregate_type, aggregate_id, aggregate_version, occurred_at, actor,
        request_id, causation_id, schema_version, data)
      SELECT id, type, aggregate_type, aggregate_id, aggregate_version, occurred_at, actor, request_id, causation_id,
        schema_version, data
-     FROM jsonb_to_recordset(:rows::jsonb) AS x(id uuid, type text, aggregate_type text, aggregate_id uuid,
-       aggregate_version int, occurred_at timestamptz, actor text, request_id text, causation_id text,
-       schema_version int, data jsonb, ord int)
+     FROM jsonb_to_recordset(:rows::jsonb) AS x(${ROW_COLUMNS})
      ORDER BY ord
      RETURNING *`,
     {
       replacements: {
-        rows: JSON.stringify(
-          rows.map((e, ord) => ({
-            id: e.id,
-            type: e.type,
-            aggregate_type: e.aggregateType,
-            aggregate_id: e.aggregateId,
-            aggregate_version: e.aggregateVersion,
-            occurred_at: e.occurredAt.toISOString(),
-            actor: e.actor,
-            request_id: e.requestId,
-            causation_id: e.causationId,
-            schema_version: e.schemaVersion,
-            data: e.data,
-            ord,
-          })),
-        ),
+        rows: JSON.stringify(events.map(toRow)),
       },
       type: QueryTypes.SELECT,
       transaction: t,

@@ -169,6 +169,16 @@ describe('devices: placement, bulk import and export over HTTP', function () {
       const placedRows = Array.from({ length: ROWS - 1 }, (_, k) => k + 1).filter((n) => n % 10 === 0);
       expect(Number(stats?.placed)).to.equal(placedRows.filter((n) => !BAD_ROWS.includes(n)).length);
 
+      // the events went to the log at the end of the import (deferred): their outbox messages are the
+      // very envelopes the log gives
+      const someId = results.find((r) => r.status === 'created')?.id;
+      const [outboxRow] = await db.database.sequelize.query<{ payload: unknown }>(
+        'SELECT payload FROM outbox WHERE aggregate_id = :id',
+        { replacements: { id: someId }, type: QueryTypes.SELECT },
+      );
+      const logged = await http('GET', `${api}/events?aggregateId=${String(someId)}`);
+      expect(outboxRow?.payload).to.deep.equal((logged.body.data as unknown[])[0]);
+
       // the export streams them back: every field as imported
       const exported = await fetch(
         `${api}/devices/export?format=ndjson&metadata.batch=${tag}&sort=serialNumber`,
