@@ -134,6 +134,11 @@ export class MessageQueue {
 
   private async connect(): Promise<void> {
     const conn = await amqp.connect(this.url, { noDelay: true, timeout: 5000 });
+    if (this.stopping) {
+      // stop() came while this connection was being made: it must not live on (and re-declare queues)
+      await conn.close().catch(() => undefined);
+      return;
+    }
     conn.on('error', (err: Error) => this.log.warn('message queue: connection error', { err: err.message }));
     conn.on('close', () => {
       if (this.conn !== conn) return;
