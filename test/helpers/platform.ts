@@ -1,8 +1,5 @@
-import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { promisify } from 'node:util';
-import amqp from 'amqplib';
 import { ServiceBroker } from 'moleculer';
 import { brokerOptions } from '../../moleculer.config';
 import { ArxosCacher, Cache } from '../../shared/cache';
@@ -10,7 +7,7 @@ import { config, type Config } from '../../shared/config';
 import { createLogger } from '../../shared/logging';
 import { SERVICES } from '../../services';
 import { testDb, testLogger } from './db';
-import { atEndOfRun, TEST_ADMIN } from './root-hooks';
+import { TEST_ADMIN } from './root-hooks';
 
 /*
  * Real platform nodes inside the test process: each a ServiceBroker of its own, talking to the others
@@ -65,31 +62,6 @@ export async function waitForAction(broker: ServiceBroker, action: string, count
   }
   throw new Error(`${action} not served by ${count} node(s) within ${timeoutMs} ms`);
 }
-
-/**
- * At the end of the run: this run's exchanges and queues go (Moleculer's `MOL-<namespace>.*`, the
- * consumers' `<namespace>.*`, and the run's own events exchange with the ones tests derive from it).
- */
-atEndOfRun(async () => {
-  const prefixes = [`MOL-${config().namespace}.`, `${config().namespace}.`, config().amqp.eventsExchange];
-  const list = async (what: string) => {
-    try {
-      const { stdout } = await promisify(execFile)('rabbitmqctl', ['-q', 'list_' + what, 'name'], {
-        timeout: 20_000,
-      });
-      return stdout.split('\n').filter((n) => prefixes.some((p) => n.startsWith(p)));
-    } catch {
-      return []; // no rabbitmqctl here: the queues expire by themselves (x-expires), the exchanges stay
-    }
-  };
-  const [queues, exchanges] = await Promise.all([list('queues'), list('exchanges')]);
-  if (queues.length + exchanges.length === 0) return;
-  const conn = await amqp.connect(config().amqp.url);
-  const ch = await conn.createChannel();
-  for (const q of queues) await ch.deleteQueue(q);
-  for (const x of exchanges) await ch.deleteExchange(x);
-  await conn.close();
-});
 
 export interface HttpResult<T = Record<string, unknown>> {
   status: number;

@@ -2,7 +2,9 @@
  * Loaded by mocha before any test file (.mocharc.json). Gives this run its own database, Redis key
  * prefix and broker namespace, so concurrent runs never meet, and removes them afterwards.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 
 const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/arxos');
@@ -53,6 +55,35 @@ atEndOfRun(async () => {
   } finally {
     redis.disconnect();
   }
+});
+
+/**
+ * At the end of every run, whatever its test files load: this run's exchanges and queues go
+ * (Moleculer's `MOL-<namespace>.*`, the consumers' `<namespace>.*`, and the run's own events exchange
+ * with the ones tests derive from it).
+ */
+atEndOfRun(async () => {
+  const { default: amqp } = await import('amqplib');
+  const { config } = await import('../../shared/config');
+  const prefixes = [`MOL-${config().namespace}.`, `${config().namespace}.`, config().amqp.eventsExchange];
+  const list = async (what: string) => {
+    try {
+      const { stdout } = await promisify(execFile)('rabbitmqctl', ['-q', 'list_' + what, 'name'], {
+        timeout: 20_000,
+      });
+      return stdout.split('\n').filter((n) => prefixes.some((p) => n.startsWith(p)));
+    } catch (err) {
+      console.error(`cannot list RabbitMQ ${what} (rabbitmqctl): this run's stay behind`, err);
+      return [];
+    }
+  };
+  const [queues, exchanges] = await Promise.all([list('queues'), list('exchanges')]);
+  if (queues.length + exchanges.length === 0) return;
+  const conn = await amqp.connect(config().amqp.url);
+  const ch = await conn.createChannel();
+  for (const q of queues) await ch.deleteQueue(q);
+  for (const x of exchanges) await ch.deleteExchange(x);
+  await conn.close();
 });
 
 export const mochaHooks = {
